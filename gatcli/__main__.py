@@ -1,0 +1,3 @@
+from gatcli.cli import main
+
+main()

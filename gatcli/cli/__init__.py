@@ -1,0 +1,52 @@
+"""The ``gat`` command: a thin layer that wires readers, model, core and writers together."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gatcli import __version__
+from gatcli.cli.common import EXIT_INTERRUPTED, EXIT_OK, quiet_stdout_after_broken_pipe
+from gatcli.cli.embed import embed
+
+app = typer.Typer(
+    name="gat",
+    help="Graph attention network (GAT) embeddings and attention with numpy and "
+         "scipy.sparse, and every step of the computation explained.\n\n"
+         "Data goes to stdout, messages to stderr; '-' means stdin/stdout. Exit codes: "
+         "0 success, 1 bad input or failure, 2 usage error, 130 interrupted.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Graph attention network embeddings from the command line."""
+
+
+app.command("embed", no_args_is_help=True)(embed)
+
+
+def main() -> None:
+    """Entry point of the ``gat`` console script and ``python -m gatcli``."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("gat: error: interrupted\n")
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        quiet_stdout_after_broken_pipe()
+        sys.exit(EXIT_OK)

@@ -1,0 +1,101 @@
+"""Graph construction: directed edges -> in-edge CSR, with the self-loop policy of PyG.
+
+Convention (PyTorch Geometric ``edge_index``): an edge ``j -> i`` (source j, target i) means
+node i attends to node j. The CSR is indexed by target: row i lists the sources j of the edges
+into i, so a row-wise softmax over the stored entries is exactly GAT's neighbourhood softmax.
+Duplicate edges are kept (each gets its own share of attention, as in PyG).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class Graph:
+    """In-edge CSR of a directed graph.
+
+    indptr: (N + 1,) int64; edges into node i are ``indptr[i]:indptr[i + 1]``.
+    sources: (E,) int32/int64; ``sources[k]`` is the source j of edge k (target i = its row).
+    """
+
+    indptr: np.ndarray
+    sources: np.ndarray
+    n_nodes: int
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.sources.shape[0])
+
+    @property
+    def in_degrees(self) -> np.ndarray:
+        """(N,) number of edges into each node."""
+        return np.diff(self.indptr)
+
+    def targets(self) -> np.ndarray:
+        """(E,) target i of every edge, in CSR order."""
+        return np.repeat(np.arange(self.n_nodes, dtype=self.sources.dtype), self.in_degrees)
+
+    def block(self, start: int, stop: int) -> Graph:
+        """The edges into targets ``start:stop`` as a graph with ``stop - start`` rows.
+
+        Sources keep their global numbering (they index the full node set).
+        """
+        lo, hi = int(self.indptr[start]), int(self.indptr[stop])
+        return Graph(self.indptr[start : stop + 1] - lo, self.sources[lo:hi], stop - start)
+
+
+def _index_dtype(n: int) -> type:
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+def build_graph(
+    sources: np.ndarray,
+    targets: np.ndarray,
+    n_nodes: int,
+    *,
+    self_loops: bool = True,
+    undirected: bool = False,
+) -> Graph:
+    """In-edge CSR from edge arrays ``sources[k] -> targets[k]`` (0-based node indices).
+
+    undirected: also add the reverse ``targets[k] -> sources[k]`` of every edge whose reverse
+        is not in the input already (a mutual pair is not doubled).
+    self_loops: remove existing self-loops, then add exactly one per node (PyG's
+        ``remove_self_loops`` + ``add_self_loops``), so none is ever doubled.
+    Within a target's row, edges keep their input order; added self-loops come last.
+    """
+    src = np.asarray(sources)
+    dst = np.asarray(targets)
+    if undirected:
+        keys = src.astype(np.int64) * n_nodes + dst
+        reverse = dst.astype(np.int64) * n_nodes + src
+        new = ~np.isin(reverse, keys)
+        src, dst = np.concatenate([src, dst[new]]), np.concatenate([dst, src[new]])
+    if self_loops:
+        keep = src != dst
+        if not keep.all():
+            src, dst = src[keep], dst[keep]
+        loop = np.arange(n_nodes)
+        src, dst = np.concatenate([src, loop]), np.concatenate([dst, loop])
+    idx = _index_dtype(max(n_nodes, 1))
+    # A stable sort by target: keeps input order within each row, which fixes the
+    # summation order and makes results reproducible and PyG-like.
+    order = np.argsort(dst, kind="stable")
+    counts = np.bincount(dst, minlength=n_nodes) if dst.size else np.zeros(n_nodes, np.int64)
+    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return Graph(indptr, src[order].astype(idx, copy=False), n_nodes)
+
+
+def edges_from_adjacency(adjacency: sp.spmatrix | sp.sparray) -> tuple[np.ndarray, np.ndarray]:
+    """(sources, targets) of a square sparse adjacency whose row i lists the nodes i attends to.
+
+    This is the tutorial's layout: ``A[i, j] != 0`` is the edge j -> i. Stored zeros are not edges.
+    """
+    coo = sp.coo_array(adjacency)
+    nonzero = coo.data != 0
+    return coo.col[nonzero], coo.row[nonzero]

@@ -1,0 +1,1 @@
+"""Readers, writers and format detection: files in, arrays out, and back."""

@@ -1,0 +1,88 @@
+"""Format detection from file names (and, for stdin, from the first data line).
+
+Edge lists: ``.csv`` (comma), ``.tsv`` (tab), ``.txt`` / ``.edgelist`` / anything else
+(whitespace), each optionally ``.gz``; adjacency matrices: ``.npz`` (scipy ``save_npz``) and
+``.mtx`` (Matrix Market). Features: ``.csv`` / ``.tsv`` / ``.txt`` (optionally ``.gz``) or
+``.npy``. Outputs: ``.csv``, ``.tsv``, ``.npy`` (embeddings) and ``.csv``/``.tsv``/``.npz``
+(attention); ``-`` is stdout and means CSV.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+STDIO = "-"
+
+#: delimiter per text format; None splits on runs of whitespace
+DELIMITERS = {"csv": ",", "tsv": "\t", "whitespace": None}
+
+_TEXT_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "whitespace", ".edgelist": "whitespace",
+                  ".edges": "whitespace", ".el": "whitespace"}
+
+MAGIC = {
+    b"PK\x03\x04": "a zip archive (.npz)",
+    b"\x93NUMPY": "a numpy array (.npy)",
+    b"%%MatrixMarket": "a Matrix Market file (.mtx)",
+    b"\x89PNG": "a PNG image",
+    b"%PDF": "a PDF document",
+}
+
+
+def strip_gz(path: str) -> tuple[str, bool]:
+    """(path without a trailing .gz, whether it had one)."""
+    if path.lower().endswith(".gz"):
+        return path[:-3], True
+    return path, False
+
+
+def suffix_of(path: str) -> str:
+    """The lower-case extension that decides the format, ignoring a trailing .gz."""
+    base, _ = strip_gz(path)
+    return PurePath(base).suffix.lower()
+
+
+def text_format(path: str) -> str:
+    """'csv', 'tsv' or 'whitespace' for a text table path (unknown extensions: whitespace)."""
+    return _TEXT_SUFFIXES.get(suffix_of(path), "whitespace")
+
+
+def sniff_text_format(first_line: str) -> str:
+    """The text format of stdin, from its first data line."""
+    if "," in first_line:
+        return "csv"
+    if "\t" in first_line:
+        return "tsv"
+    return "whitespace"
+
+
+def graph_format(path: str) -> str:
+    """'npz', 'mtx' or a text format for a GRAPH argument."""
+    if path == STDIO:
+        return "text"
+    suffix = suffix_of(path)
+    if suffix in (".npz", ".mtx"):
+        return suffix[1:]
+    return text_format(path)
+
+
+def features_format(path: str) -> str:
+    """'npy' or a text format for a FEATURES argument."""
+    if path == STDIO:
+        return "text"
+    return "npy" if suffix_of(path) == ".npy" else text_format(path)
+
+
+def output_format(path: str, allowed: tuple[str, ...]) -> str | None:
+    """The output format named by the path's extension, or None if it is not in ``allowed``."""
+    if path == STDIO:
+        return "csv"
+    suffix = PurePath(path).suffix.lower().lstrip(".")
+    return suffix if suffix in allowed else None
+
+
+def describe_magic(head: bytes) -> str | None:
+    """What binary content starting with ``head`` is, if it is a known kind."""
+    for magic, what in MAGIC.items():
+        if head.startswith(magic):
+            return what
+    return None

@@ -1,0 +1,84 @@
+"""Choosing the model of a run: loaded weights, a YAML config, or the quick options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from gatcli.errors import GatError
+from gatcli.model.config import read_config, specs_from_config
+from gatcli.model.init import init_model
+from gatcli.model.spec import Model, model_spec
+from gatcli.model.weights import load_weights
+
+
+@dataclass
+class QuickModel:
+    """The command-line description of a model (None = the default of ``model_spec``)."""
+
+    layers: int | None = None
+    hidden: int | None = None
+    heads: int | None = None
+    out_dim: int | None = None
+    out_heads: int | None = None
+    concat_last: bool | None = None
+    negative_slope: float | None = None
+    activation: str | None = None
+    layer_type: str | None = None
+    bias: bool | None = None
+
+    def given(self) -> list[str]:
+        """Names of the options the user set."""
+        return [k for k, v in vars(self).items() if v is not None]
+
+    def specs(self, in_dim: int, self_loops: bool = True) -> list:
+        options = {
+            "layers": self.layers, "hidden": self.hidden, "heads": self.heads,
+            "out_dim": self.out_dim, "out_heads": self.out_heads,
+            "concat_last": self.concat_last, "negative_slope": self.negative_slope,
+            "hidden_activation": self.activation, "kind": self.layer_type, "bias": self.bias,
+        }
+        return model_spec(in_dim, self_loops=self_loops,
+                          **{k: v for k, v in options.items() if v is not None})
+
+
+def resolve_model(
+    in_dim: int,
+    *,
+    weights: str | None = None,
+    config: str | None = None,
+    quick: QuickModel | None = None,
+    seed: int = 0,
+    self_loops: bool | None = None,
+    notes: list[str] | None = None,
+) -> Model:
+    """The model to run on ``in_dim`` input features.
+
+    weights: a weights file (its stored architecture is used); else config: a YAML model;
+    else the quick options. self_loops (if not None) overrides every layer's setting.
+    Things worth telling the user (e.g. ignored options) are appended to ``notes``.
+    """
+    quick = quick or QuickModel()
+    notes = notes if notes is not None else []
+    if weights is not None:
+        if config is not None:
+            notes.append(f"the architecture stored in {weights} is used; --config is ignored")
+        if quick.given():
+            notes.append(f"the architecture stored in {weights} is used; "
+                         f"ignoring --{', --'.join(o.replace('_', '-') for o in quick.given())}")
+        model = load_weights(weights)
+        if model.in_dim != in_dim:
+            raise GatError(f"the features have {in_dim} columns but the model's first layer "
+                           f"expects {model.in_dim} inputs", weights)
+    else:
+        if config is not None:
+            if quick.given():
+                notes.append("--config describes the model; ignoring --"
+                             + ", --".join(o.replace("_", "-") for o in quick.given()))
+            specs = specs_from_config(read_config(config), in_dim, source=config)
+        else:
+            specs = quick.specs(in_dim)
+        model = init_model(specs, seed=seed)
+    if self_loops is not None:
+        for layer in model.layers:
+            layer.spec = replace(layer.spec, self_loops=self_loops)
+    return model
