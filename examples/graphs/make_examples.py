@@ -65,14 +65,18 @@ def write_gzip(path: Path, data: bytes) -> None:
             gz.write(data)
 
 
-def save_npz_reproducible(path: Path, matrix) -> None:
-    """scipy.sparse.save_npz, then rewrite the zip with a fixed member timestamp.
+def save_npz_reproducible(path: Path, matrix=None, arrays=None) -> None:
+    """scipy.sparse.save_npz (or np.savez of ``arrays``), then rewrite the zip with a fixed
+    member timestamp.
 
     numpy stamps each .npy member of an .npz with the current time, so plain save_npz output
     differs from run to run; the arrays (and what load_npz returns) are unchanged here.
     """
     buf = io.BytesIO()
-    sp.save_npz(buf, matrix, compressed=True)
+    if arrays is None:
+        sp.save_npz(buf, matrix, compressed=True)
+    else:
+        np.savez(buf, **arrays)
     buf.seek(0)
     with zipfile.ZipFile(buf) as src, zipfile.ZipFile(path, "w") as dst:
         for info in src.infolist():
@@ -119,6 +123,41 @@ def make_tutorial(out: Path) -> None:
     header = ["id"] + [f"x{k}" for k in range(X.shape[1])]
     rows = [[i] + [repr(float(v)) for v in X[i]] for i in range(n)]
     write_csv(out / "features.csv", header, rows)
+
+    # The notebook then draws W (2 x 4) and W_att (1 x 4) from the same stream.
+    rs = np.random.RandomState(0)
+    rs.uniform(-1, 1, (n, n))
+    W = rs.uniform(-1, 1, (2, 4))
+    W_att = rs.uniform(-1, 1, (1, 4))
+    # gatcli's own weights layout (docs/formats.md): one GAT layer, 1 head of 2 features,
+    # no bias, no activation. Wh = X @ W.T; a . [Wh_i || Wh_j]: the first half of W_att
+    # multiplies the target i (att_dst), the second half the source j (att_src).
+    architecture = ('[{"in_dim": 4, "out_dim": 2, "heads": 1, "concat": false, '
+                    '"activation": "none", "negative_slope": 0.2, "bias": false, '
+                    '"residual": false, "self_loops": true, "kind": "gat", '
+                    '"share_weights": false}]')
+    save_npz_reproducible(out / "weights.npz", arrays={
+        "gatcli.format": np.array("gatcli-weights"),
+        "gatcli.version": np.array(1),
+        "gatcli.architecture": np.array(architecture),
+        "layers.0.lin.weight": W,
+        "layers.0.att_dst": W_att[:, :2].reshape(1, 1, 2),
+        "layers.0.att_src": W_att[:, 2:].reshape(1, 1, 2),
+    })
+
+    # Expected outputs, computed densely here (independently of gatcli), with the softmax
+    # masked to the edges of A: alpha[i, j] is the attention of node i on node j.
+    Wh = X @ W.T
+    scores = (Wh @ W_att[0, :2])[:, None] + (Wh @ W_att[0, 2:])[None, :]
+    E = np.where(scores > 0, scores, 0.2 * scores)
+    masked = np.where(A > 0, E, -np.inf)
+    alpha = np.exp(masked - masked.max(axis=1, keepdims=True))
+    alpha /= alpha.sum(axis=1, keepdims=True)
+    H = alpha @ Wh
+    write_csv(out / "expected_attention.csv", ["target"] + [f"source{j}" for j in range(n)],
+              [[i] + [repr(float(v)) for v in alpha[i]] for i in range(n)])
+    write_csv(out / "expected_embeddings.csv", ["id", "h0", "h1"],
+              [[i] + [repr(float(v)) for v in H[i]] for i in range(n)])
 
 
 def check_tutorial(out: Path) -> None:
