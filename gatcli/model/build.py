@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from gatcli.errors import GatError
 from gatcli.model.config import read_config, specs_from_config
 from gatcli.model.init import init_model
+from gatcli.model.pyg import PygOptions
 from gatcli.model.spec import Model, model_spec
 from gatcli.model.weights import load_weights
 
@@ -53,19 +54,24 @@ def resolve_model(
 ) -> Model:
     """The model to run on ``in_dim`` input features.
 
-    weights: a weights file (its stored architecture is used); else config: a YAML model;
-    else the quick options. self_loops (if not None) overrides every layer's setting.
+    weights: a weights file (its stored architecture is used; for a PyG export, config and
+    the activation, negative-slope and concat options fill in what it does not store); else
+    config: a YAML model; else the quick options. self_loops (if not None) overrides every
+    layer's setting.
     Things worth telling the user (e.g. ignored options) are appended to ``notes``.
     """
     quick = quick or QuickModel()
     notes = notes if notes is not None else []
     if weights is not None:
-        if config is not None:
-            notes.append(f"the architecture stored in {weights} is used; --config is ignored")
-        if quick.given():
+        # A PyG file does not store these; the own layout does (load_weights notes that).
+        pyg = PygOptions(activation=quick.activation, negative_slope=quick.negative_slope,
+                         concat_last=quick.concat_last, self_loops=self_loops, config=config)
+        fixed = [o for o in quick.given()
+                 if o not in ("activation", "negative_slope", "concat_last")]
+        if fixed:
             notes.append(f"the architecture stored in {weights} is used; "
-                         f"ignoring --{', --'.join(o.replace('_', '-') for o in quick.given())}")
-        model = load_weights(weights)
+                         f"ignoring --{', --'.join(o.replace('_', '-') for o in fixed)}")
+        model = load_weights(weights, pyg=pyg, notes=notes)
         if model.in_dim != in_dim:
             raise GatError(f"the features have {in_dim} columns but the model's first layer "
                            f"expects {model.in_dim} inputs", weights)

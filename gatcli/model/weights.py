@@ -8,7 +8,8 @@ Layout (``np.savez``; every array loads with ``allow_pickle=False``):
     layers.<k>.<name>    the parameter <name> of layer k, PyG ``state_dict`` names and
                          shapes (see ``gatcli.model.spec``), float32 or float64
 
-So ``--weights file.npz`` alone is enough to rebuild and run the model.
+So ``--weights file.npz`` alone is enough to rebuild and run the model. ``load_weights``
+also reads PyTorch Geometric ``state_dict`` exports (see ``gatcli.model.pyg``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 from gatcli.errors import GatError
 from gatcli.io.atomic import atomic_writer
+from gatcli.model.pyg import PygOptions, is_pyg_state_dict, model_from_pyg
 from gatcli.model.spec import ACTIVATIONS, KINDS, Layer, LayerSpec, Model
 
 FORMAT = "gatcli-weights"
@@ -155,9 +157,21 @@ def save_weights(model: Model, path: str) -> None:
         np.savez(out, **own_layout_arrays(model))
 
 
-def load_weights(path: str) -> Model:
-    """A model from a weights ``.npz`` in the project's own layout."""
+def load_weights(path: str, pyg: PygOptions | None = None,
+                 notes: list[str] | None = None) -> Model:
+    """A model from a weights ``.npz``: the project's own layout, or a PyTorch Geometric
+    ``state_dict`` export (``gatcli.model.pyg``), whose gaps ``pyg`` fills; what was assumed
+    or ignored is appended to ``notes``."""
     arrays = read_npz(path)
-    if not is_own_layout(arrays):
-        raise GatError("not a gatcli weights file (no 'gatcli.architecture' key)", str(path))
-    return model_from_own_layout(arrays, str(path))
+    notes = notes if notes is not None else []
+    if is_own_layout(arrays):
+        if pyg is not None and pyg.given():
+            notes.append(f"the architecture stored in {path} is used; ignoring "
+                         f"{', '.join(pyg.given())}")
+        return model_from_own_layout(arrays, str(path))
+    if is_pyg_state_dict(arrays):
+        loaded = model_from_pyg(arrays, str(path), pyg)
+        notes.extend(loaded.notes)
+        return loaded.model
+    raise GatError("neither a gatcli weights file (no 'gatcli.architecture' key) nor a PyG "
+                   "GATConv/GATv2Conv state_dict (no key ending in att_src or att)", str(path))
