@@ -84,8 +84,10 @@ def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.n
             arrays: dict[str, np.ndarray] = {"ids": ids}
             for k, (graph, alpha) in enumerate(zip(graphs, attention)):
                 for h in range(alpha.shape[1]):
+                    # copy=True: sum_duplicates works in place and would rewrite the
+                    # graph's indptr (and alpha) that the matrix would otherwise share.
                     matrix = sp.csr_array((alpha[:, h], graph.sources, graph.indptr),
-                                          shape=(graph.n_nodes, graph.n_nodes))
+                                          shape=(graph.n_nodes, graph.n_nodes), copy=True)
                     matrix.sum_duplicates()
                     for part in ("data", "indices", "indptr"):
                         arrays[f"layer{k}_head{h}.{part}"] = getattr(matrix, part)
