@@ -57,15 +57,11 @@ PRINTED = 1e-8  # the notebook prints 8 decimals
 
 
 def tutorial_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """X, W, W_att exactly as the notebook draws them."""
-    state = np.random.get_state()
-    try:
-        np.random.seed(0)
-        x = np.random.uniform(-1, 1, (4, 4))
-        w = np.random.uniform(-1, 1, (2, 4))
-        w_att = np.random.uniform(-1, 1, (1, 4))
-    finally:
-        np.random.set_state(state)
+    """X, W, W_att exactly as the notebook draws them after ``np.random.seed(0)``."""
+    stream = np.random.RandomState(0)
+    x = stream.uniform(-1, 1, (4, 4))
+    w = stream.uniform(-1, 1, (2, 4))
+    w_att = stream.uniform(-1, 1, (1, 4))
     return x, w, w_att
 
 
