@@ -9,6 +9,7 @@ import typer
 from gatcli import __version__
 from gatcli.cli.common import EXIT_INTERRUPTED, EXIT_OK, quiet_stdout_after_broken_pipe
 from gatcli.cli.embed import embed
+from gatcli.cli.explain import explain
 from gatcli.cli.weights import app as weights_app
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ def _root(
 
 
 app.command("embed", no_args_is_help=True)(embed)
+app.command("explain")(explain)
 app.add_typer(weights_app, name="weights")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import numpy as np
 import typer
 
+from gatcli.cli import options
 from gatcli.cli.common import (
     Timings,
     layer_progress,
@@ -16,34 +16,13 @@ from gatcli.cli.common import (
     say,
     usage_error,
 )
+from gatcli.cli.options import FEATURES_HELP, GRAPH_HELP, OUTPUT, RUN, DType, LayerType
 from gatcli.forward import forward
 from gatcli.io.atomic import STDIO, check_output_path
 from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.writers import write_attention, write_embeddings
 from gatcli.model.build import QuickModel, resolve_model
 from gatcli.model.weights import save_weights
-
-MODEL = "Model (ignored with --weights, which stores its architecture)"
-INPUT = "Input"
-OUTPUT = "Output"
-RUN = "Run"
-
-
-class DType(str, Enum):
-    float32 = "float32"
-    float64 = "float64"
-
-
-class LayerType(str, Enum):
-    gat = "gat"
-    gatv2 = "gatv2"
-
-
-GRAPH_HELP = ("Edge list (.csv, .tsv, .txt/.edgelist, optionally .gz; '-' for stdin; row "
-              "'u,v' = edge u -> v, v attends to u) or adjacency (.npz from "
-              "scipy.sparse.save_npz, .mtx; row i = the nodes i attends to).")
-FEATURES_HELP = ("Node features: CSV/TSV with a header (first column 'id' or 'node' = node "
-                 "ids, else rows are nodes 0..N-1), or .npy (N x F).")
 
 
 def embed(
@@ -58,53 +37,22 @@ def embed(
     save_weights_to: str | None = typer.Option(
         None, "--save-weights", rich_help_panel=OUTPUT, show_default=False,
         help="Write the weights used (with their architecture) to this .npz."),
-    weights: str | None = typer.Option(
-        None, "--weights", "-w", rich_help_panel=MODEL, show_default=False,
-        help="Load weights (.npz from --save-weights); the architecture comes from the file."),
-    config: str | None = typer.Option(
-        None, "--config", "-c", rich_help_panel=MODEL, show_default=False,
-        help="YAML model: a list of layers (see docs/formats.md)."),
-    seed: int = typer.Option(0, "--seed", rich_help_panel=MODEL,
-                             help="Seed of the Glorot-uniform initial weights."),
-    layers: int | None = typer.Option(None, "--layers", min=1, rich_help_panel=MODEL,
-                                      help="Number of layers.  [default: 2]",
-                                      show_default=False),
-    hidden: int | None = typer.Option(None, "--hidden", min=1, rich_help_panel=MODEL,
-                                      help="Features per head in hidden layers.  [default: 8]",
-                                      show_default=False),
-    heads: int | None = typer.Option(None, "--heads", min=1, rich_help_panel=MODEL,
-                                     help="Heads in hidden layers.  [default: 8]",
-                                     show_default=False),
-    out_dim: int | None = typer.Option(None, "--out-dim", min=1, rich_help_panel=MODEL,
-                                       help="Features per head of the last layer.  "
-                                            "[default: 8]", show_default=False),
-    out_heads: int | None = typer.Option(None, "--out-heads", min=1, rich_help_panel=MODEL,
-                                         help="Heads of the last layer.  [default: 1]",
-                                         show_default=False),
-    concat: bool | None = typer.Option(None, "--concat/--mean", rich_help_panel=MODEL,
-                                       help="Concatenate or average the last layer's heads.  "
-                                            "[default: mean]", show_default=False),
-    negative_slope: float | None = typer.Option(
-        None, "--negative-slope", rich_help_panel=MODEL, show_default=False,
-        help="LeakyReLU slope of the attention logits.  [default: 0.2]"),
-    activation: str | None = typer.Option(
-        None, "--activation", rich_help_panel=MODEL, show_default=False,
-        help="Activation between layers: elu, relu, leaky_relu, tanh, sigmoid, none.  "
-             "[default: elu]"),
-    layer_type: LayerType | None = typer.Option(
-        None, "--layer-type", rich_help_panel=MODEL, show_default=False,
-        help="gat (GATConv) or gatv2 (GATv2Conv).  [default: gat]"),
-    bias: bool | None = typer.Option(None, "--bias/--no-bias", rich_help_panel=MODEL,
-                                     help="Add a bias after each layer.  [default: bias]",
-                                     show_default=False),
-    self_loops: bool | None = typer.Option(
-        None, "--self-loops/--no-self-loops", rich_help_panel=INPUT, show_default=False,
-        help="Add one self-loop per node (existing ones are not doubled).  "
-             "[default: as the model says; self-loops]"),
-    undirected: bool = typer.Option(False, "--undirected", rich_help_panel=INPUT,
-                                    help="Also add the reverse of every edge."),
-    allow_nonfinite: bool = typer.Option(False, "--allow-nonfinite", rich_help_panel=INPUT,
-                                         help="Accept NaN/inf feature values."),
+    weights: str | None = options.WEIGHTS,
+    config: str | None = options.CONFIG,
+    seed: int = options.SEED,
+    layers: int | None = options.LAYERS,
+    hidden: int | None = options.HIDDEN,
+    heads: int | None = options.HEADS,
+    out_dim: int | None = options.OUT_DIM,
+    out_heads: int | None = options.OUT_HEADS,
+    concat: bool | None = options.CONCAT,
+    negative_slope: float | None = options.NEGATIVE_SLOPE,
+    activation: str | None = options.ACTIVATION,
+    layer_type: LayerType | None = options.LAYER_TYPE,
+    bias: bool | None = options.BIAS,
+    self_loops: bool | None = options.SELF_LOOPS,
+    undirected: bool = options.UNDIRECTED,
+    allow_nonfinite: bool = options.ALLOW_NONFINITE,
     dtype: DType = typer.Option(DType.float32, "--dtype", rich_help_panel=RUN,
                                 help="Floating point type of the computation."),
     block_size: int | None = typer.Option(
@@ -112,10 +60,8 @@ def embed(
         help="Target nodes per block (bounds memory).  [default: about 1M edges a block]"),
     timings: bool = typer.Option(False, "--timings", rich_help_panel=RUN,
                                  help="Print the time of each phase on stderr."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", rich_help_panel=RUN,
-                               help="No messages or progress on stderr (errors still)."),
-    debug: bool = typer.Option(False, "--debug", rich_help_panel=RUN,
-                               help="Show tracebacks of errors."),
+    quiet: bool = options.QUIET,
+    debug: bool = options.DEBUG,
 ) -> None:
     """Compute node embeddings (and attention) with a graph attention network.
 

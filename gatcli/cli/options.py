@@ -1,0 +1,96 @@
+"""Options shared by the commands that build a model and read a graph (embed, explain).
+
+Typer copies an option's definition when it builds a command, so one definition can serve
+several commands: ``weights: str | None = options.WEIGHTS``.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+from gatcli.cli.common import usage_error
+from gatcli.model.build import QuickModel
+from gatcli.model.spec import ACTIVATIONS
+
+MODEL = "Model (ignored with --weights, which stores its architecture)"
+INPUT = "Input"
+OUTPUT = "Output"
+RUN = "Run"
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    float64 = "float64"
+
+
+class LayerType(str, Enum):
+    gat = "gat"
+    gatv2 = "gatv2"
+
+
+GRAPH_HELP = ("Edge list (.csv, .tsv, .txt/.edgelist, optionally .gz; '-' for stdin; row "
+              "'u,v' = edge u -> v, v attends to u) or adjacency (.npz from "
+              "scipy.sparse.save_npz, .mtx; row i = the nodes i attends to).")
+FEATURES_HELP = ("Node features: CSV/TSV with a header (first column 'id' or 'node' = node "
+                 "ids, else rows are nodes 0..N-1), or .npy (N x F).")
+
+WEIGHTS = typer.Option(
+    None, "--weights", "-w", rich_help_panel=MODEL, show_default=False,
+    help="Load weights (.npz from --save-weights); the architecture comes from the file.")
+CONFIG = typer.Option(
+    None, "--config", "-c", rich_help_panel=MODEL, show_default=False,
+    help="YAML model: a list of layers (see docs/formats.md).")
+SEED = typer.Option(0, "--seed", rich_help_panel=MODEL,
+                    help="Seed of the Glorot-uniform initial weights.")
+LAYERS = typer.Option(None, "--layers", min=1, rich_help_panel=MODEL,
+                      help="Number of layers.  [default: 2]", show_default=False)
+HIDDEN = typer.Option(None, "--hidden", min=1, rich_help_panel=MODEL,
+                      help="Features per head in hidden layers.  [default: 8]",
+                      show_default=False)
+HEADS = typer.Option(None, "--heads", min=1, rich_help_panel=MODEL,
+                     help="Heads in hidden layers.  [default: 8]", show_default=False)
+OUT_DIM = typer.Option(None, "--out-dim", min=1, rich_help_panel=MODEL,
+                       help="Features per head of the last layer.  [default: 8]",
+                       show_default=False)
+OUT_HEADS = typer.Option(None, "--out-heads", min=1, rich_help_panel=MODEL,
+                         help="Heads of the last layer.  [default: 1]", show_default=False)
+CONCAT = typer.Option(None, "--concat/--mean", rich_help_panel=MODEL,
+                      help="Concatenate or average the last layer's heads.  [default: mean]",
+                      show_default=False)
+NEGATIVE_SLOPE = typer.Option(
+    None, "--negative-slope", rich_help_panel=MODEL, show_default=False,
+    help="LeakyReLU slope of the attention logits.  [default: 0.2]")
+ACTIVATION = typer.Option(
+    None, "--activation", rich_help_panel=MODEL, show_default=False,
+    help="Activation between layers: elu, relu, leaky_relu, tanh, sigmoid, none.  "
+         "[default: elu]")
+LAYER_TYPE = typer.Option(
+    None, "--layer-type", rich_help_panel=MODEL, show_default=False,
+    help="gat (GATConv) or gatv2 (GATv2Conv).  [default: gat]")
+BIAS = typer.Option(None, "--bias/--no-bias", rich_help_panel=MODEL,
+                    help="Add a bias after each layer.  [default: bias]", show_default=False)
+SELF_LOOPS = typer.Option(
+    None, "--self-loops/--no-self-loops", rich_help_panel=INPUT, show_default=False,
+    help="Add one self-loop per node (existing ones are not doubled).  "
+         "[default: as the model says; self-loops]")
+UNDIRECTED = typer.Option(False, "--undirected", rich_help_panel=INPUT,
+                          help="Also add the reverse of every edge.")
+ALLOW_NONFINITE = typer.Option(False, "--allow-nonfinite", rich_help_panel=INPUT,
+                               help="Accept NaN/inf feature values.")
+QUIET = typer.Option(False, "--quiet", "-q", rich_help_panel=RUN,
+                     help="No messages or progress on stderr (errors still).")
+DEBUG = typer.Option(False, "--debug", rich_help_panel=RUN, help="Show tracebacks of errors.")
+
+
+def quick_model(layers: int | None, hidden: int | None, heads: int | None,
+                out_dim: int | None, out_heads: int | None, concat: bool | None,
+                negative_slope: float | None, activation: str | None,
+                layer_type: LayerType | None, bias: bool | None) -> QuickModel:
+    """The QuickModel of the model options; an unknown --activation is a usage error."""
+    if activation is not None and activation not in ACTIVATIONS:
+        raise usage_error(f"--activation {activation!r}: expected one of elu, relu, "
+                          "leaky_relu, tanh, sigmoid, none")
+    return QuickModel(layers, hidden, heads, out_dim, out_heads, concat, negative_slope,
+                      activation, layer_type.value if layer_type else None, bias)

@@ -1,0 +1,188 @@
+"""The words of ``gat explain`` in English and Chinese (``--lang zh``; the tutorial is Chinese).
+
+Formulas are the same in both languages and live with the renderer; here are titles, labels
+and explanations, as ``str.format`` templates.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh")
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "intro_tutorial": "The tutorial's worked example (gat-tutorial.txt): 4 nodes, adjacency "
+                          "A with self-loops (row i = the nodes i attends to), X, W and W_att "
+                          "drawn after np.random.seed(0); one GAT layer, 1 head, 2 features.",
+        "intro_files": "{graph} and {features}: {nodes} nodes, {edges} edges read.",
+        "layer": "Layer {layer} (of {layers}, numbered from 0): {kind}, {heads} head(s) x "
+                 "{out_dim} features, heads {combine}, LeakyReLU slope {slope}, {extras}; "
+                 "{edges} edges into {nodes} nodes ({loops}).",
+        "combine_concat": "concatenated",
+        "combine_mean": "averaged",
+        "loops_on": "self-loops added",
+        "loops_off": "no self-loops added",
+        "extras": "bias: {bias}, residual: {residual}, activation: {activation}",
+        "yes": "yes",
+        "no": "no",
+        "head_note": "Head {head} of {heads} (choose with --head).",
+        "step": "Step",
+        "title_linear": "linear: transform every node's features",
+        "title_concat": "concat: the target's and the source's vector side by side",
+        "title_concat_v2": "concat: the target's and the source's vectors, summed",
+        "title_scores": "scores: one raw attention score per edge",
+        "title_scores_v2": "scores: one attention score per edge",
+        "title_leaky_relu": "leaky_relu: the nonlinearity on the scores",
+        "title_leaky_relu_v2": "leaky_relu: the nonlinearity on the pair vectors",
+        "title_mask": "mask: the scores as a matrix, non-edges masked",
+        "title_softmax": "softmax: attention of each node over its in-neighbours",
+        "title_aggregate": "aggregate: attention-weighted sum of the neighbours' vectors",
+        "title_heads": "heads: combine the heads",
+        "title_output": "output: residual, bias and activation",
+        "shapes": "shapes",
+        "rows": "row = node",
+        "edge_rows": "row = edge j -> i (i attends to j)",
+        "matrix_rows": "row i = target, column j = source",
+        "more_rows": "... {more} more rows",
+        "more_cols": "showing {shown} of {total} columns",
+        "summary": "{name}: shape {shape}, min {min}, mean {mean}, max {max}",
+        "masked": "masked",
+        "mask_note": "Non-edges are masked, not 0: the softmax gives them no weight.",
+        "mask_large": "As a matrix E would be {nodes} x {nodes} with {edges} entries set "
+                      "(in-degree min {dmin}, mean {dmean}, max {dmax}); every other entry is "
+                      "masked. Use --node ID to see one row.",
+        "tutorial_zero": "The tutorial's E (Out[13]) writes 0 at the non-edges instead; its "
+                         "softmax then counts them (see softmax).",
+        "duplicates": "The graph has duplicate edges: each has its own alpha; the matrix shows "
+                      "their sum.",
+        "row_sums": "Every row sums to 1 over the node's in-neighbours.",
+        "legend_values": "0 = not an edge",
+        "legend_colour": "darker = more attention, blank = not an edge",
+        "legend_shades": "more ink = more attention, '.' = not an edge",
+        "attention_large": "First rows, each node's highest attention (use --node ID for one "
+                           "node):",
+        "same_as_tutorial": "Same as the tutorial's {what} (largest difference {diff}).",
+        "tutorial_label": "tutorial's",
+        "correct_label": "correct",
+        "tutorial_walpha": "The tutorial's W_alpha (Out[16]) next to the correct attention:",
+        "tutorial_h": "The correct output next to the tutorial's H (Out[17]):",
+        "differs": "wrong",
+        "same": "= correct",
+        "mistake1": "Tutorial's mistake 1 (softmax): its softmax2D normalises each whole row of "
+                    "E, where the non-edges hold a score of 0 instead of being left out, so "
+                    "nodes that are not neighbours take a share: row 1 gives {w12} to node 2 and "
+                    "{w13} to node 3, although neither has an edge to node 1. GAT normalises "
+                    "over the in-neighbours of i only (a non-edge counts as -inf, weight 0), so "
+                    "row 1 is [{row1}].",
+        "static": "Rows {i} and {k} are equal: both nodes have the in-neighbours {{{nbrs}}}, "
+                  "their scores are all positive so LeakyReLU leaves them unchanged, and s_{i}j "
+                  "- s_{k}j = a_dst . (Wh_{i} - Wh_{k}) = {shift} for every j, a shift of the "
+                  "whole row that softmax ignores. So GAT ranks the neighbours j by a_src . Wh_j "
+                  "alone, the same for every target: its \"static attention\", which GATv2 fixes "
+                  "by applying LeakyReLU before the dot product with a (try --layer-type gatv2).",
+        "mistake2": "Tutorial's mistake 2 (aggregate): it computes H = A.T @ W_alpha @ X @ W.T, "
+                    "and the extra factor A.T makes row i of H the sum of the aggregates of "
+                    "every node that attends to i instead of node i's own aggregate (on top of "
+                    "the wrong W_alpha). GAT's output is H = alpha @ (X W^T): node i's new "
+                    "vector is the alpha-weighted average of its in-neighbours' Wh_j, as in the "
+                    "first columns.",
+        "node_intro": "Node {node} (layer {layer}, head {head}): {degree} in-neighbour(s); the "
+                      "other {masked} entries of its row are masked.",
+        "node_sorted": "in-neighbours j by attention, highest first",
+        "node_more": "... {more} more in-neighbours (sum of their alpha {rest})",
+        "node_none": "Node {node} has no in-edges in this layer: its aggregate is zero.",
+        "dst_term": "a_dst . Wh_i = {value} (the same for all of node {node}'s edges)",
+        "col_node": "node",
+        "col_target": "i",
+        "col_source": "j",
+        "col_alpha": "alpha_ij",
+    },
+    "zh": {
+        "intro_tutorial": "教程中的例子（gat-tutorial.txt）：4 个节点，带自环的邻接矩阵 A（第 i "
+                          "行 = 节点 i 关注的节点），X、W 和 W_att 在 np.random.seed(0) "
+                          "之后随机生成；一层 GAT，1 个头，2 个特征。",
+        "intro_files": "{graph} 和 {features}：读入 {nodes} 个节点、{edges} 条边。",
+        "layer": "第 {layer} 层（共 {layers} 层）：{kind}，{heads} 个头 x {out_dim} "
+                 "个特征，多头{combine}，LeakyReLU 斜率 {slope}，{extras}；{nodes} 个节点的 "
+                 "{edges} 条入边（{loops}）。",
+        "combine_concat": "拼接",
+        "combine_mean": "平均",
+        "loops_on": "已加自环",
+        "loops_off": "未加自环",
+        "extras": "偏置 {bias}，残差 {residual}，激活函数 {activation}",
+        "yes": "有",
+        "no": "无",
+        "head_note": "显示第 {head} 个头（共 {heads} 个，用 --head 选择）。",
+        "step": "步骤",
+        "title_linear": "linear：线性变换每个节点的特征",
+        "title_concat": "concat：拼接目标节点与源节点的隐藏向量",
+        "title_concat_v2": "concat：目标节点与源节点的向量相加",
+        "title_scores": "scores：每条边的原始注意力分数",
+        "title_scores_v2": "scores：每条边的注意力分数",
+        "title_leaky_relu": "leaky_relu：对分数应用激活函数",
+        "title_leaky_relu_v2": "leaky_relu：对节点对向量应用激活函数",
+        "title_mask": "mask：分数矩阵，非边被屏蔽",
+        "title_softmax": "softmax：每个节点在其入邻居上的注意力",
+        "title_aggregate": "aggregate：按注意力加权求和邻居的向量",
+        "title_heads": "heads：合并多头",
+        "title_output": "output：残差、偏置和激活函数",
+        "shapes": "形状",
+        "rows": "行 = 节点",
+        "edge_rows": "行 = 边 j -> i（i 关注 j）",
+        "matrix_rows": "第 i 行 = 目标节点，第 j 列 = 源节点",
+        "more_rows": "…… 另有 {more} 行",
+        "more_cols": "显示 {total} 列中的 {shown} 列",
+        "summary": "{name}：形状 {shape}，最小 {min}，平均 {mean}，最大 {max}",
+        "masked": "屏蔽",
+        "mask_note": "非边被屏蔽而不是 0：softmax 不给它们任何权重。",
+        "mask_large": "作为矩阵 E 是 {nodes} x {nodes}，只有 {edges} 个元素有值（入度最小 "
+                      "{dmin}，平均 {dmean}，最大 {dmax}），其余全部被屏蔽。用 --node ID "
+                      "查看其中一行。",
+        "tutorial_zero": "教程的 E（Out[13]）在非边处写的是 0；它的 softmax 随后把这些 0 "
+                         "也算了进去（见 softmax）。",
+        "duplicates": "图中有重复的边：每条边有自己的 alpha；矩阵中显示它们的和。",
+        "row_sums": "每一行在该节点的入邻居上之和为 1。",
+        "legend_values": "0 = 不是边",
+        "legend_colour": "颜色越深 = 注意力越大，空白 = 不是边",
+        "legend_shades": "字符越浓 = 注意力越大，'.' = 不是边",
+        "attention_large": "前几行，每个节点注意力最大的邻居（用 --node ID 查看单个节点）：",
+        "same_as_tutorial": "与教程的 {what} 相同（最大差 {diff}）。",
+        "tutorial_label": "教程",
+        "correct_label": "正确",
+        "tutorial_walpha": "教程的 W_alpha（Out[16]）与正确的注意力对照：",
+        "tutorial_h": "正确的输出与教程的 H（Out[17]）对照：",
+        "differs": "错误",
+        "same": "= 正确",
+        "mistake1": "教程的错误 1（softmax）：它的 softmax2D 对 E "
+                    "的整行做归一化，而非边处的分数是 0 而不是被排除，所以不是邻居的节点也分到了"
+                    "注意力：第 1 行给节点 2 {w12}、给节点 3 {w13}，可这两个节点都没有指向节点 1 "
+                    "的边。GAT 只在 i 的入邻居上归一化（非边视为 -inf，权重为 0），所以第 1 行是 "
+                    "[{row1}]。",
+        "static": "第 {i} 行和第 {k} 行相同：两个节点的入邻居都是 "
+                  "{{{nbrs}}}，它们的分数全为正，LeakyReLU 不改变它们，而且对每个 j 都有 s_{i}j "
+                  "- s_{k}j = a_dst . (Wh_{i} - Wh_{k}) = {shift}，这是整行的平移，softmax "
+                  "不受影响。因此 GAT 对邻居 j 的排序只取决于 a_src . "
+                  "Wh_j，对所有目标节点都一样：这就是 GAT 的“静态注意力”，GATv2 通过在与 a "
+                  "做点积之前先应用 LeakyReLU 解决了它（试试 --layer-type gatv2）。",
+        "mistake2": "教程的错误 2（aggregate）：它计算 H = A.T @ W_alpha @ X @ W.T，多出来的 A.T "
+                    "使 H 的第 i 行变成所有关注 i 的节点的聚合结果之和，而不是节点 i "
+                    "自己的聚合结果（何况 W_alpha 本身也是错的）。GAT 的输出是 H = alpha @ (X "
+                    "W^T)：节点 i 的新向量是其入邻居 Wh_j 按 alpha 加权的平均，即前几列。",
+        "node_intro": "节点 {node}（第 {layer} 层，第 {head} 个头）：{degree} "
+                      "个入邻居；其所在行的其余 {masked} 个元素被屏蔽。",
+        "node_sorted": "入邻居 j 按注意力从大到小排列",
+        "node_more": "…… 另有 {more} 个入邻居（它们的 alpha 之和 {rest}）",
+        "node_none": "节点 {node} 在这一层没有入边：它的聚合结果为零。",
+        "dst_term": "a_dst . Wh_i = {value}（节点 {node} 的所有入边都相同）",
+        "col_node": "节点",
+        "col_target": "i",
+        "col_source": "j",
+        "col_alpha": "alpha_ij",
+    },
+}
+
+
+def message(lang: str, key: str, **values: object) -> str:
+    """The text ``key`` in ``lang`` (English when missing there), filled with ``values``."""
+    template = MESSAGES.get(lang, MESSAGES["en"]).get(key) or MESSAGES["en"][key]
+    return template.format(**values) if values else template.replace("{{", "{").replace(
+        "}}", "}")
