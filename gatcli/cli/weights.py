@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -106,7 +107,10 @@ def _parameter_table(model: Model, keys: list[dict[str, str]] | None,
             key = keys[k][name] if keys is not None else f"layers.{k}.{name}"
             table.add_row(str(k), name, str(tuple(value.shape)), str(value.dtype), key)
         for key in (shared[k] if shared else []):
-            table.add_row(str(k), "", "", "", f"{key} (= lin_l, shared)")
+            name = key[key.rindex("lin_r."):]
+            twin = np.asarray(layer.params[name.replace("lin_r", "lin_l")])
+            table.add_row(str(k), f"({name})", str(tuple(twin.shape)), str(twin.dtype),
+                          f"{key} (= lin_l, shared)")
     table.caption = f"{total} parameters"
     return table
 
@@ -140,7 +144,7 @@ def show(
                            "state_dict (no key ending in att_src or att)", file)
         for note in notes:
             say(note)
-        out = Console(highlight=False, width=120)
+        out = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
         out.print(f"{file}: {fmt}, {len(model.layers)} layer(s), {model.in_dim} input "
                   f"features -> {model.output_dim} outputs", markup=False)
         out.print(_architecture_table(model, loaded.prefixes if loaded else None))
