@@ -39,10 +39,10 @@ def explain(
         None, show_default=False,
         help=GRAPH_HELP + " Without GRAPH and FEATURES: the tutorial's 4-node example."),
     features: str | None = typer.Argument(None, help=FEATURES_HELP, show_default=False),
-    step: Step = typer.Option(
-        "all", "--step", "-s", rich_help_panel=SHOW,
-        help="One step, or all, in order: " + ", ".join(STEPS) + " (GATv2: "
-             + ", ".join(GATV2_STEP_ORDER) + ")."),
+    step: list[Step] = typer.Option(
+        ["all"], "--step", "-s", rich_help_panel=SHOW,
+        help="A step (repeat for several), or all, in order: " + ", ".join(STEPS)
+             + " (GATv2: " + ", ".join(GATV2_STEP_ORDER) + ")."),
     layer: int | None = typer.Option(None, "--layer", "-l", min=0, rich_help_panel=SHOW,
                                      show_default=False,
                                      help="Only this layer (0-based).  [default: all]"),
@@ -109,7 +109,7 @@ def explain(
                     raise usage_error("--self-loops/--no-self-loops need GRAPH and FEATURES "
                                       "(the tutorial's A has its self-loops)")
             is_tutorial = not own_model
-            intro = message(lang.value, "intro_tutorial")
+            intro = message(lang.value, "intro_tutorial_graph" if own_model else "intro_tutorial")
             run_dtype = np.dtype(dtype.value if dtype else "float64")
         else:
             feats = read_features(features, allow_nonfinite=allow_nonfinite)
@@ -134,7 +134,8 @@ def explain(
         forward(model, x, sources, targets, undirected=undirected, dtype=run_dtype,
                 recorder=recorder)
         traces = layer_traces(recorder, model)
-        steps = STEPS if step.value == "all" else (step.value,)
+        chosen = {s.value for s in step}
+        steps = STEPS if "all" in chosen else tuple(s for s in STEPS if s in chosen)
 
         if output_format is Format.json:
             from gatcli.explain.export import explanation_json

@@ -13,6 +13,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "intro_tutorial": "The tutorial's worked example (gat-tutorial.txt): 4 nodes, adjacency "
                           "A with self-loops (row i = the nodes i attends to), X, W and W_att "
                           "drawn after np.random.seed(0); one GAT layer, 1 head, 2 features.",
+        "intro_tutorial_graph": "The tutorial's 4-node graph and features X "
+                                "(gat-tutorial.txt) with the model of the options.",
         "intro_files": "{graph} and {features}: {nodes} nodes, {edges} edges read.",
         "layer": "Layer {layer} (of {layers}, numbered from 0): {kind}, {heads} head(s) x "
                  "{out_dim} features, heads {combine}, LeakyReLU slope {slope}, {extras}; "
@@ -100,6 +102,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "intro_tutorial": "教程中的例子（gat-tutorial.txt）：4 个节点，带自环的邻接矩阵 A（第 i "
                           "行 = 节点 i 关注的节点），X、W 和 W_att 在 np.random.seed(0) "
                           "之后随机生成；一层 GAT，1 个头，2 个特征。",
+        "intro_tutorial_graph": "教程中的 4 个节点的图和特征 X（gat-tutorial.txt），"
+                                "模型由选项给出。",
         "intro_files": "{graph} 和 {features}：读入 {nodes} 个节点、{edges} 条边。",
         "layer": "第 {layer} 层（共 {layers} 层）：{kind}，{heads} 个头 x {out_dim} "
                  "个特征，多头{combine}，LeakyReLU 斜率 {slope}，{extras}；{nodes} 个节点的 "
