@@ -18,7 +18,7 @@ from gatcli.cli.common import (
 )
 from gatcli.cli.options import FEATURES_HELP, GRAPH_HELP, OUTPUT, RUN, DType, LayerType
 from gatcli.forward import forward
-from gatcli.io.atomic import STDIO, check_output_path
+from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
 from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.writers import write_attention, write_embeddings
 from gatcli.model.build import QuickModel, resolve_model
@@ -81,9 +81,9 @@ def embed(
             raise usage_error(f"--activation {activation!r}: expected one of elu, relu, "
                               "leaky_relu, tanh, sigmoid, none")
         inputs = [graph, features] + [p for p in (weights, config) if p]
-        for path in (output, attention, save_weights_to):
-            if path is not None:
-                check_output_path(path, inputs)
+        outputs = [p for p in (output, attention, save_weights_to) if p is not None]
+        for k, path in enumerate(outputs):
+            check_output_path(path, inputs, outputs[:k])
         with clock.phase("read features"):
             feats = read_features(features, allow_nonfinite=allow_nonfinite)
         with clock.phase("read graph"):
@@ -103,12 +103,20 @@ def embed(
                 say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is zero "
                     "(output = bias)", quiet)
         ids = feats.id_labels()
-        with clock.phase("write"):
+        # All files appear together or none does; stdout is written last, so a reader
+        # that closes it early (| head) costs no file.
+        with clock.phase("write"), atomic_outputs():
             if save_weights_to:
                 save_weights(model, save_weights_to)
+            if attention == STDIO:
+                write_embeddings(output, result.embeddings, ids, feats.id_column or "id",
+                                 allow_nonfinite=allow_nonfinite)
             if attention is not None:
-                write_attention(attention, result.graphs, result.attention, ids)
-            write_embeddings(output, result.embeddings, ids, feats.id_column or "id")
+                write_attention(attention, result.graphs, result.attention, ids,
+                                allow_nonfinite=allow_nonfinite)
+            if attention != STDIO:
+                write_embeddings(output, result.embeddings, ids, feats.id_column or "id",
+                                 allow_nonfinite=allow_nonfinite)
         if not quiet and output != STDIO:
             say(f"wrote {result.embeddings.shape[0]} x {result.embeddings.shape[1]} "
                 f"embeddings to {Path(output)}", quiet)

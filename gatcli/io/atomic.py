@@ -10,7 +10,7 @@ import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -19,8 +19,10 @@ from gatcli.errors import GatError
 STDIO = "-"
 
 
-def check_output_path(path: str, inputs: list[str] = ()) -> None:
-    """Refuse an output that cannot be written or would overwrite one of the inputs."""
+def check_output_path(path: str, inputs: Sequence[str] = (),
+                      outputs: Sequence[str] = ()) -> None:
+    """Refuse an output that cannot be written, would overwrite one of the ``inputs``, or
+    is also another of this run's ``outputs``."""
     if path == STDIO:
         return
     target = Path(path)
@@ -31,15 +33,70 @@ def check_output_path(path: str, inputs: list[str] = ()) -> None:
         raise GatError(f"output directory {str(parent)!r} does not exist", path)
     if not os.access(parent, os.W_OK):
         raise GatError(f"no permission to write in {str(parent)!r}", path)
+    if target.exists() and not os.access(target, os.W_OK):
+        raise GatError("no permission to write: the file is read-only", path)
     for source in inputs:
         if source and source != STDIO and Path(source).exists() and target.exists():
             if os.path.samefile(source, target):
                 raise GatError(f"output would overwrite the input {source!r}; refusing", path)
+    for other in outputs:
+        if other and other != STDIO and Path(other).resolve() == target.resolve():
+            raise GatError(f"the same file is given for two outputs ({other!r}); refusing",
+                           path)
+
+
+#: temporary files kept for renaming when the innermost ``atomic_outputs`` block ends
+_groups: list[list[tuple[str, Path]]] = []
+
+
+@contextlib.contextmanager
+def atomic_outputs() -> Iterator[None]:
+    """Several outputs that appear together or not at all.
+
+    Inside this block every :func:`atomic_writer` keeps its finished temporary file; all of
+    them are renamed into place when the block ends without error, and all are removed if
+    it raises (a bad value found late, a full disk, Ctrl-C). A closed stdout
+    (BrokenPipeError) still commits the files finished so far: the reader of stdout went
+    away, the files were written completely.
+    """
+    group: list[tuple[str, Path]] = []
+    _groups.append(group)
+    try:
+        yield
+    except BrokenPipeError:
+        _groups.pop()
+        _commit(group)
+        raise
+    except BaseException:
+        _groups.pop()
+        for tmp, _ in group:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise
+    _groups.pop()
+    _commit(group)
+
+
+def _commit(group: list[tuple[str, Path]]) -> None:
+    for k, (tmp, target) in enumerate(group):
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            for rest, _ in group[k:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(rest)
+            raise GatError(f"could not write: {exc.strerror or exc}", str(target)) from exc
+
+
+def _open_temp(fd: int) -> BinaryIO:
+    """The binary file object of a new temporary file (a seam for simulating write errors)."""
+    return os.fdopen(fd, "wb")
 
 
 @contextlib.contextmanager
 def atomic_writer(path: str) -> Iterator[BinaryIO]:
-    """A binary file handle whose content replaces ``path`` only if the block succeeds."""
+    """A binary file handle whose content replaces ``path`` only if the block succeeds
+    (inside :func:`atomic_outputs`: only if that whole block succeeds)."""
     if path == STDIO:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
@@ -52,8 +109,11 @@ def atomic_writer(path: str) -> Iterator[BinaryIO]:
         raise GatError(f"output directory {str(directory)!r} does not exist", path) from None
     except PermissionError:
         raise GatError(f"no permission to write in {str(directory)!r}", path) from None
+    except OSError as exc:
+        raise GatError(f"could not create a file in {str(directory)!r}: "
+                       f"{exc.strerror or exc}", path) from None
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with _open_temp(fd) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
@@ -64,7 +124,10 @@ def atomic_writer(path: str) -> Iterator[BinaryIO]:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        if _groups:
+            _groups[-1].append((tmp, target))
+        else:
+            os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import gzip
 import io
 import sys
+import tokenize
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-import scipy.io
 import scipy.sparse as sp
 
 from gatcli.errors import GatError
@@ -32,11 +33,50 @@ from gatcli.io.formats import (
 )
 
 GZIP_MAGIC = b"\x1f\x8b"
+NPY_MAGIC = b"\x93NUMPY"
+
+#: what numpy's .npy/.npz loading raises on a corrupt file (a damaged header is parsed
+#: with Python's tokenizer, a damaged archive by zipfile and zlib)
+LOAD_ERRORS = (ValueError, OSError, EOFError, KeyError, OverflowError, SyntaxError,
+               tokenize.TokenError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 ID_COLUMNS = ("id", "node")
 
 
 def display_name(path: str) -> str:
     return "<stdin>" if path == STDIO else str(path)
+
+
+def open_input(path: str, what: str) -> BinaryIO:
+    """``path`` opened for binary reading; every OS error becomes a :class:`GatError`.
+
+    The one place where readers open files, so a failure names the file and what was
+    expected there.
+    """
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise GatError(f"no such file; expected {what}", path) from None
+    except IsADirectoryError:
+        raise GatError(f"is a directory; expected {what}", path) from None
+    except PermissionError:
+        raise GatError(f"permission denied: cannot read {what}", path) from None
+    except OSError as exc:
+        raise GatError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def load_numpy(handle: BinaryIO, name: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of an .npy file, or every array of an .npz archive, from an open file;
+    no pickles, and a damaged file is a :class:`GatError` naming ``name``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. numpy's note on Python 2 headers
+            loaded = np.load(handle, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    return {key: loaded[key] for key in loaded.files}
+            return loaded
+    except LOAD_ERRORS as exc:
+        raise GatError(f"damaged or unreadable data ({exc}); expected {what}", name) from None
 
 
 def read_bytes(path: str, what: str) -> bytes:
@@ -45,55 +85,50 @@ def read_bytes(path: str, what: str) -> bytes:
     if path == STDIO:
         data = sys.stdin.buffer.read()
     else:
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise GatError(f"no such file (expected {what})", name) from None
-        except IsADirectoryError:
-            raise GatError(f"is a directory, expected {what}", name) from None
-        except PermissionError:
-            raise GatError("permission denied", name) from None
-        except OSError as exc:
-            raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
+        with open_input(path, what) as handle:
+            try:
+                data = handle.read()
+            except OSError as exc:  # e.g. EISDIR on some systems, EIO
+                raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
     named_gz = strip_gz(str(path))[1]
     if data.startswith(GZIP_MAGIC):
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise GatError(f"corrupt or truncated gzip data ({exc})", name) from None
     elif named_gz:
         raise GatError("the name ends in .gz but the content is not gzip data", name)
     return data
 
 
-def decode_text(data: bytes, path: str, what: str) -> str:
-    """UTF-8 text (a BOM is dropped, CRLF/CR become LF); binary content is an error."""
+def decode_text(data: bytes, path: str, what: str, *, magic_ok: bool = False) -> str:
+    """UTF-8 text (a BOM is dropped, CRLF/CR become LF); binary content is an error, and so
+    is a known file signature unless ``magic_ok``."""
     name = display_name(path)
     if not data.strip():
-        raise GatError(f"empty file, expected {what}", name)
-    kind = describe_magic(data[:16])
+        raise GatError(f"empty file; expected {what}", name)
+    kind = None if magic_ok else describe_magic(data[:16])
     if kind:
-        raise GatError(f"this is {kind}, expected {what} (check the file extension)", name)
+        raise GatError(f"this is {kind}, not {what}; check the file name's extension", name)
     if b"\x00" in data:
-        raise GatError(f"binary data (NUL bytes), expected {what}", name)
+        raise GatError(f"binary data (NUL bytes); expected {what}", name)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise GatError(f"not UTF-8 text (byte {exc.start}), expected {what}",
+        raise GatError(f"not UTF-8 text (byte {exc.start}); expected {what}",
                        f"{name}:{line}") from None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
 
-def data_lines(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) of every line that is neither blank nor a # comment,
+def data_lines(text: str, start: int = 0, comment: str = "#") -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) of every line that is neither blank nor a comment,
     from line index ``start`` on."""
     for number, line in enumerate(text.split("\n")[start:], start + 1):
         stripped = line.strip()
-        if stripped and not stripped.startswith("#"):
+        if stripped and not stripped.startswith(comment):
             yield number, line
 
 
@@ -113,9 +148,9 @@ def _loadtxt(text: str, delimiter: str | None, skip: int, **kwargs) -> np.ndarra
                           **kwargs)
 
 
-def _line_of_row(text: str, start: int, row: int) -> int:
+def _line_of_row(text: str, start: int, row: int, comment: str = "#") -> int:
     """The line number of data row ``row`` (0-based) counted from line index ``start``."""
-    for k, (number, _) in enumerate(data_lines(text, start)):
+    for k, (number, _) in enumerate(data_lines(text, start, comment)):
         if k == row:
             return number
     return -1
@@ -185,7 +220,10 @@ def read_features(path: str, *, allow_nonfinite: bool = False) -> Features:
     name = display_name(path)
     what = "a features table with a header line"
     text, delimiter = _text_and_delimiter(path, fmt, what)
-    header_line, header = next(data_lines(text))
+    first = next(data_lines(text), None)
+    if first is None:
+        raise GatError(f"only comments and blank lines; expected {what}", name)
+    header_line, header = first
     columns = split_fields(header, delimiter)
     if all(_is_number(c) for c in columns):
         raise GatError("the first line holds numbers; a features file needs a header line "
@@ -216,7 +254,7 @@ def read_features(path: str, *, allow_nonfinite: bool = False) -> Features:
         ids = np.char.strip(ids)
         _check_ids(ids, text, header_line, name)
     if not allow_nonfinite:
-        _check_finite(values, text, header_line, feature_columns, name)
+        _check_finite(values, text, header_line, feature_columns, name, int(has_id))
     return Features(values, ids, columns[0] if has_id else None, feature_columns)
 
 
@@ -250,38 +288,47 @@ def _check_ids(ids: np.ndarray, text: str, header_line: int, name: str) -> None:
 
 
 def _check_finite(values: np.ndarray, text: str | None, header_line: int,
-                  columns: list[str], name: str) -> None:
+                  columns: list[str], name: str, first_column: int = 0) -> None:
+    """Raise for the first NaN/inf, naming its line and column (text) or row and column
+    (arrays); ``first_column`` is the 0-based text column of ``values[:, 0]``."""
     bad = ~np.isfinite(values)
     if not bad.any():
         return
     row, col = (int(v) for v in np.argwhere(bad)[0])
     value = values[row, col]
+    advice = "use --allow-nonfinite to accept it"
     if text is None:
-        where = f"{name}: row {row}, column {col}"
-    else:
-        where = f"{name}:{_line_of_row(text, header_line, row)}"
-    raise GatError(f"column {columns[col]!r} is {value} (not finite); "
-                   "use --allow-nonfinite to accept it", where)
+        raise GatError(f"row {row}, column {col} is {value} (not finite); {advice}", name)
+    where = f"{name}:{_line_of_row(text, header_line, row)}:{first_column + col + 1}"
+    raise GatError(f"column {columns[col]!r} is {value} (not finite); {advice}", where)
+
+
+def _not_this_format(head: bytes, what: str) -> str:
+    """The message for a binary file whose first bytes ``head`` are not the expected kind."""
+    if not head:
+        return f"empty file; expected {what}"
+    kind = describe_magic(head)
+    if kind is None and all(b >= 32 or b in b"\t\n\r" for b in head):
+        kind = "text"
+    if kind is None:
+        return f"unrecognised binary data; expected {what}"
+    return f"this is {kind}, not {what}; check the file name's extension"
 
 
 def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
     name = display_name(path)
-    p = Path(path)
-    if p.is_dir():
-        raise GatError("is a directory, expected a features .npy file", name)
-    try:
-        values = np.load(p, mmap_mode="r", allow_pickle=False)
-    except FileNotFoundError:
-        raise GatError("no such file (expected features)", name) from None
-    except PermissionError:
-        raise GatError("permission denied", name) from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise GatError(f"not a readable .npy array ({exc})", name) from None
+    what = "a features .npy array (nodes x features)"
+    with open_input(path, what) as handle:
+        head = handle.read(16)
+        if not head.startswith(NPY_MAGIC):
+            raise GatError(_not_this_format(head, what), name)
+        handle.seek(0)
+        values = load_numpy(handle, name, what)
     if not isinstance(values, np.ndarray) or values.ndim != 2:
         shape = getattr(values, "shape", None)
         raise GatError(f"expected a 2-D (nodes x features) array, found shape {shape}", name)
-    if not (np.issubdtype(values.dtype, np.number) or values.dtype == bool):
-        raise GatError(f"expected numbers, found dtype {values.dtype}", name)
+    if values.dtype.kind not in "biuf":
+        raise GatError(f"expected real numbers, found dtype {values.dtype}", name)
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise GatError(f"empty features array of shape {values.shape}", name)
     if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
@@ -335,35 +382,187 @@ def read_graph(path: str, nodes: NodeIndex) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_adjacency(path: str, fmt: str, n_nodes: int) -> sp.csr_array:
-    """A square sparse adjacency of size n_nodes from ``save_npz`` or Matrix Market."""
-    name = display_name(path)
-    p = Path(path)
-    if not p.exists():
-        raise GatError("no such file (expected a sparse adjacency matrix)", name)
-    if p.is_dir():
-        raise GatError("is a directory, expected a sparse adjacency matrix", name)
-    try:
-        if fmt == "npz":
-            matrix = sp.load_npz(p)
-        else:
-            matrix = scipy.io.mmread(p)
-    except PermissionError:
-        raise GatError("permission denied", name) from None
-    except (ValueError, OSError, KeyError, EOFError, zipfile.BadZipFile, TypeError,
-            IndexError) as exc:
-        expected = ("a scipy sparse matrix saved with scipy.sparse.save_npz" if fmt == "npz"
-                    else "a Matrix Market coordinate matrix")
-        raise GatError(f"not {expected} ({exc})", name) from None
-    if not sp.issparse(matrix):
-        raise GatError("not a sparse matrix (a dense Matrix Market array?); expected "
-                       "a coordinate (sparse) matrix", name)
-    rows, cols = matrix.shape
+    """A square sparse adjacency of size n_nodes from ``save_npz`` or Matrix Market.
+
+    The file's structure is checked (square, n_nodes x n_nodes, indices in range) before
+    anything of the declared size is allocated.
+    """
+    if fmt == "npz":
+        matrix = _read_sparse_npz(path, n_nodes)
+    else:
+        matrix = _read_matrix_market(path, n_nodes)
+    if matrix.dtype.kind not in "biuf":
+        raise GatError(f"expected a matrix of real numbers, found dtype {matrix.dtype}",
+                       display_name(path))
+    return sp.csr_array(matrix)
+
+
+def shown(array: np.ndarray | None) -> str:
+    """A short description of a stored array for a message: its value if it is one number
+    or string, else its dtype and shape."""
+    if array is None:
+        return "missing"
+    if array.size == 1 and array.dtype.kind in "biufSU":
+        return repr(array.item())
+    return f"an array of dtype {array.dtype} and shape {array.shape}"
+
+
+def _check_adjacency_shape(shape: tuple[int, int], n_nodes: int, name: str) -> None:
+    rows, cols = shape
     if rows != cols:
         raise GatError(f"adjacency must be square, found shape {rows} x {cols}", name)
     if rows != n_nodes:
-        raise GatError(f"adjacency is {rows} x {cols} but the features have {n_nodes} nodes",
+        raise GatError(f"adjacency is {rows} x {cols} but the features have {n_nodes} nodes; "
+                       f"expected {n_nodes} x {n_nodes}", name)
+
+
+#: arrays ``scipy.sparse.save_npz`` stores for each format (besides format and shape)
+SPARSE_NPZ_KEYS = {"csr": ("data", "indices", "indptr"), "csc": ("data", "indices", "indptr"),
+                   "bsr": ("data", "indices", "indptr"), "coo": ("data", "row", "col"),
+                   "dia": ("data", "offsets")}
+SAVE_NPZ = "a sparse matrix saved with scipy.sparse.save_npz"
+
+
+def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
+    """The matrix of a ``save_npz`` file, validated array by array."""
+    name = display_name(path)
+    with open_input(path, SAVE_NPZ) as handle:
+        head = handle.read(4)
+        if head != b"PK\x03\x04":
+            raise GatError(_not_this_format(head + handle.read(12), SAVE_NPZ), name)
+        handle.seek(0)
+        arrays = load_numpy(handle, name, SAVE_NPZ)
+    if not isinstance(arrays, dict):
+        raise GatError(f"a single .npy array, not {SAVE_NPZ}", name)
+    if "format" not in arrays:
+        found = ", ".join(sorted(arrays)[:6]) or "none"
+        raise GatError(f"no 'format' key (found: {found}); expected {SAVE_NPZ} (a dense "
+                       "array must be converted with scipy.sparse.csr_array first)", name)
+    fmt_array = arrays["format"]
+    fmt = fmt_array.item() if fmt_array.shape == () and fmt_array.dtype.kind in "SU" else None
+    if isinstance(fmt, bytes):
+        fmt = fmt.decode("ascii", errors="replace")
+    if fmt not in SPARSE_NPZ_KEYS:
+        raise GatError(f"key 'format' is {shown(fmt_array)}, expected one of "
+                       f"{', '.join(SPARSE_NPZ_KEYS)}", name)
+    shape = arrays.get("shape")
+    if shape is None or shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 0).any():
+        raise GatError(f"key 'shape' is {shown(shape)}, expected two non-negative integers",
                        name)
-    return sp.csr_array(matrix)
+    _check_adjacency_shape((int(shape[0]), int(shape[1])), n_nodes, name)
+    for key in SPARSE_NPZ_KEYS[fmt]:
+        if key not in arrays:
+            raise GatError(f"missing key {key!r} of a {fmt} matrix", name)
+        if key != "data" and (arrays[key].ndim != 1 or arrays[key].dtype.kind not in "iu"):
+            raise GatError(f"key {key!r} has dtype {arrays[key].dtype} and shape "
+                           f"{arrays[key].shape}, expected a 1-D integer array", name)
+    parts = [arrays[key] for key in SPARSE_NPZ_KEYS[fmt]]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            if fmt == "coo":
+                data, row, col = parts
+                if row.shape != data.shape or col.shape != data.shape:
+                    raise ValueError("row, col and data differ in length")
+                if data.size and (min(row.min(), col.min()) < 0
+                                  or max(row.max(), col.max()) >= n_nodes):
+                    raise ValueError("row or column index out of range")
+                matrix = sp.coo_array((data, (row, col)), shape=(n_nodes, n_nodes))
+            elif fmt == "dia":
+                matrix = sp.dia_array(tuple(parts), shape=(n_nodes, n_nodes))
+            else:
+                cls = {"csr": sp.csr_array, "csc": sp.csc_array, "bsr": sp.bsr_array}[fmt]
+                matrix = cls(tuple(parts), shape=(n_nodes, n_nodes))
+                matrix.check_format(full_check=True)
+    except (ValueError, TypeError, IndexError, OverflowError, RuntimeWarning) as exc:
+        raise GatError(f"inconsistent {fmt} matrix arrays ({exc})", name) from None
+    return matrix
+
+
+MTX_SYMMETRIES = ("general", "symmetric", "skew-symmetric", "hermitian")
+
+
+def _read_matrix_market(path: str, n_nodes: int) -> sp.sparray:
+    """A Matrix Market coordinate matrix (optionally gzipped), parsed and checked here.
+
+    Header ``%%MatrixMarket matrix coordinate real|integer|pattern general|symmetric|...``,
+    then a size line ``rows cols entries`` and one ``i j [value]`` line (1-based) per entry.
+    (scipy's own reader can crash the interpreter on a damaged file, so it is not used.)
+    """
+    name = display_name(path)
+    what = "a Matrix Market coordinate matrix (.mtx)"
+    data = read_bytes(path, what)
+    if not data.lstrip().lower().startswith(b"%%matrixmarket"):
+        raise GatError(_not_this_format(data[:16], what) if data and data[:1] != b"%"
+                       else f"no '%%MatrixMarket' header line; expected {what}", name)
+    text = decode_text(data, path, what, magic_ok=True)
+    lines = text.split("\n")
+    header = lines[0].lower().split()
+    expected_header = "'%%MatrixMarket matrix coordinate real|integer|pattern general|symmetric'"
+    if len(header) != 5 or header[1] != "matrix":
+        raise GatError(f"header line {lines[0].strip()!r}, expected {expected_header}",
+                       f"{name}:1")
+    layout, field, symmetry = header[2:]
+    if layout == "array":
+        raise GatError("a dense Matrix Market array, not a sparse matrix; expected the "
+                       "coordinate layout", f"{name}:1")
+    if layout != "coordinate" or field not in ("real", "integer", "pattern") or (
+            symmetry not in MTX_SYMMETRIES):
+        raise GatError(f"header line {lines[0].strip()!r}, expected {expected_header}",
+                       f"{name}:1")
+    size = next(data_lines(text, 1, comment="%"), None)
+    if size is None:
+        raise GatError("no size line 'rows columns entries' after the header", name)
+    size_line, size_text = size
+    fields = size_text.split()
+    if len(fields) != 3 or not all(f.isdigit() for f in fields):
+        raise GatError(f"size line {size_text.strip()!r}, expected three non-negative "
+                       "integers 'rows columns entries'", f"{name}:{size_line}")
+    rows, cols, entries = (int(f) for f in fields)
+    _check_adjacency_shape((rows, cols), n_nodes, name)
+    width = 2 if field == "pattern" else 3
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "input contained no data": zero entries
+            table = np.loadtxt(io.StringIO(text), comments="%", skiprows=size_line, ndmin=2,
+                               dtype=np.float64)
+    except ValueError:
+        table = None
+    if table is None or (table.shape[0] and table.shape[1] != width):
+        for number, line in data_lines(text, size_line, comment="%"):
+            cells = line.split()
+            if len(cells) != width:
+                raise GatError(f"expected {width} numbers per entry ('row column"
+                               f"{'' if width == 2 else ' value'}'), found {len(cells)}",
+                               f"{name}:{number}")
+            for k, cell in enumerate(cells, 1):
+                if not _is_number(cell):
+                    raise GatError(f"{cell!r} is not a number", f"{name}:{number}:{k}")
+        raise GatError("could not parse the entries", name)
+    if table.shape[0] != entries:
+        raise GatError(f"the size line announces {entries} entries, found {table.shape[0]}",
+                       f"{name}:{size_line}")
+    index = table[:, :2]
+    bad = ~((index >= 1) & (index <= n_nodes) & (index == np.floor(index))).all(axis=1)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        line = _line_of_row(text, size_line, row, comment="%")
+        raise GatError(f"entry ({_cell(index[row, 0])}, {_cell(index[row, 1])}) is not a "
+                       f"pair of integers in 1..{n_nodes} (Matrix Market counts from 1)",
+                       f"{name}:{line}")
+    i = index[:, 0].astype(np.int64) - 1
+    j = index[:, 1].astype(np.int64) - 1
+    values = np.ones(entries) if width == 2 else table[:, 2]
+    if symmetry != "general":
+        mirror = i != j
+        sign = -1.0 if symmetry == "skew-symmetric" else 1.0
+        i, j = np.concatenate([i, j[mirror]]), np.concatenate([j, i[mirror]])
+        values = np.concatenate([values, sign * values[mirror]])
+    return sp.coo_array((values, (i, j)), shape=(n_nodes, n_nodes))
+
+
+def _cell(value: float) -> str:
+    return str(int(value)) if np.isfinite(value) and value == np.floor(value) else repr(value)
 
 
 def read_edge_list(path: str, fmt: str, nodes: NodeIndex) -> tuple[np.ndarray, np.ndarray]:

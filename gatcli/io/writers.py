@@ -42,20 +42,27 @@ def _write_rows(out: BinaryIO, columns: Sequence[np.ndarray], sep: str) -> None:
         out.write(b"\n")
 
 
-def _check_finite_output(values: np.ndarray, what: str) -> None:
-    if not np.isfinite(values).all():
-        count = int(np.count_nonzero(~np.isfinite(values)))
-        raise GatError(f"{count} {what} values overflowed to inf/NaN in "
-                       f"{values.dtype}; not written (try --dtype float64 or smaller inputs)")
+def check_finite_output(values: np.ndarray, what: str, path: str) -> None:
+    """Refuse to write inf/NaN values (a float32 overflow, typically), naming how many."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        count = int(finite.size - np.count_nonzero(finite))
+        raise GatError(f"{count} of {values.size} {what} values are inf/NaN ({values.dtype} "
+                       "overflow?); nothing written. Try --dtype float64 or smaller inputs",
+                       path)
 
 
 def write_embeddings(path: str, embeddings: np.ndarray, ids: np.ndarray,
-                     id_column: str = "id") -> None:
-    """Write (N, C) embeddings as CSV/TSV (``-`` = CSV on stdout) or .npy."""
+                     id_column: str = "id", *, allow_nonfinite: bool = False) -> None:
+    """Write (N, C) embeddings as CSV/TSV (``-`` = CSV on stdout) or .npy.
+
+    inf/NaN values are an error (nothing is written) unless ``allow_nonfinite``.
+    """
     fmt = output_format(path, ("csv", "tsv", "npy"))
     if fmt is None:
         raise GatError("unknown output extension; use .csv, .tsv, .npy or - for stdout", path)
-    _check_finite_output(embeddings, "embedding")
+    if not allow_nonfinite:
+        check_finite_output(embeddings, "embedding", path)
     with atomic_writer(path) as out:
         if fmt == "npy":
             np.save(out, np.ascontiguousarray(embeddings))
@@ -67,7 +74,7 @@ def write_embeddings(path: str, embeddings: np.ndarray, ids: np.ndarray,
 
 
 def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.ndarray],
-                    ids: np.ndarray) -> None:
+                    ids: np.ndarray, *, allow_nonfinite: bool = False) -> None:
     """Write every layer's attention: long CSV/TSV or .npz of sparse matrices.
 
     CSV columns: layer, head, target, source, alpha (original ids; per target and head,
@@ -78,6 +85,9 @@ def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.n
     if fmt is None:
         raise GatError("unknown attention extension; use .csv, .tsv, .npz or - for stdout",
                        path)
+    if not allow_nonfinite:
+        for alpha in attention:
+            check_finite_output(alpha, "attention", path)
     ids = np.asarray(ids, dtype=str)
     with atomic_writer(path) as out:
         if fmt == "npz":

@@ -15,7 +15,7 @@ also reads PyTorch Geometric ``state_dict`` exports (see ``gatcli.model.pyg``).
 from __future__ import annotations
 
 import json
-import zipfile
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import numpy as np
 
 from gatcli.errors import GatError
 from gatcli.io.atomic import atomic_writer
+from gatcli.io.readers import load_numpy, open_input
 from gatcli.model.pyg import PygOptions, is_pyg_state_dict, model_from_pyg
 from gatcli.model.spec import ACTIVATIONS, KINDS, Layer, LayerSpec, Model
 
@@ -33,23 +34,16 @@ VERSION = 1
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` file, loaded without pickle; errors name the file."""
     name = str(path)
-    p = Path(path)
-    if not p.exists():
-        raise GatError("no such file", name)
-    if p.is_dir():
-        raise GatError("is a directory, expected a weights .npz file", name)
-    try:
-        with np.load(p, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise GatError("is a single .npy array, expected an .npz archive of weights",
-                               name)
-            return {key: data[key] for key in data.files}
-    except GatError:
-        raise
-    except PermissionError:
-        raise GatError("permission denied", name) from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise GatError(f"not a readable .npz archive ({exc})", name) from None
+    what = "a weights .npz file"
+    with open_input(name, what) as handle:
+        head = handle.read(4)
+        if head != b"PK\x03\x04":
+            raise GatError(f"not an .npz (zip) archive; expected {what}", name)
+        handle.seek(0)
+        arrays = load_numpy(handle, name, what)
+    if not isinstance(arrays, dict):
+        raise GatError(f"a single .npy array, not {what}", name)
+    return arrays
 
 
 def is_own_layout(arrays: Mapping[str, np.ndarray]) -> bool:
@@ -64,15 +58,39 @@ def _spec_from_dict(entry: object, k: int, name: str) -> LayerSpec:
     unknown = set(entry) - set(fields)
     if unknown:
         raise GatError(f"unknown fields {sorted(unknown)}; allowed: {', '.join(fields)}", where)
-    try:
-        spec = LayerSpec(**entry)
-    except TypeError as exc:
-        raise GatError(str(exc), where) from None
-    if spec.activation not in ACTIVATIONS:
-        raise GatError(f"activation {spec.activation!r}, expected one of {ACTIVATIONS}", where)
-    if spec.kind not in KINDS:
-        raise GatError(f"kind {spec.kind!r}, expected one of {KINDS}", where)
-    return spec
+    missing = [f for f in ("in_dim", "out_dim") if f not in entry]
+    if missing:
+        raise GatError(f"missing fields {missing}", where)
+    for key, value in entry.items():
+        expected = _FIELD_CHECKS[key][1]
+        if not _FIELD_CHECKS[key][0](value):
+            raise GatError(f"field {key!r} is {value!r}, expected {expected}", where)
+    return LayerSpec(**entry)
+
+
+def _is_positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _is_finite_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+#: LayerSpec field -> (check, what is expected), for the stored architecture
+_FIELD_CHECKS = {
+    "in_dim": (_is_positive_int, "a positive integer"),
+    "out_dim": (_is_positive_int, "a positive integer"),
+    "heads": (_is_positive_int, "a positive integer"),
+    "concat": (lambda v: isinstance(v, bool), "true or false"),
+    "activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
+    "negative_slope": (_is_finite_number, "a finite number"),
+    "bias": (lambda v: isinstance(v, bool), "true or false"),
+    "residual": (lambda v: isinstance(v, bool), "true or false"),
+    "self_loops": (lambda v: isinstance(v, bool), "true or false"),
+    "kind": (lambda v: v in KINDS, "one of " + ", ".join(KINDS)),
+    "share_weights": (lambda v: isinstance(v, bool), "true or false"),
+}
 
 
 def check_layer_params(spec: LayerSpec, params: Mapping[str, np.ndarray], where: str) -> None:
@@ -113,9 +131,10 @@ def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
     fmt = str(arrays.get("gatcli.format", ""))
     if fmt != FORMAT:
         raise GatError(f"gatcli.format is {fmt!r}, expected {FORMAT!r}", name)
-    version = int(np.asarray(arrays.get("gatcli.version", -1)))
-    if version != VERSION:
-        raise GatError(f"gatcli.version is {version}, this gat reads version {VERSION}", name)
+    version = np.asarray(arrays.get("gatcli.version", -1))
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) != VERSION:
+        shown = version.item() if version.size == 1 else f"an array of shape {version.shape}"
+        raise GatError(f"gatcli.version is {shown!r}, this gat reads version {VERSION}", name)
     try:
         entries = json.loads(str(arrays["gatcli.architecture"]))
     except json.JSONDecodeError as exc:
