@@ -77,7 +77,8 @@ def activate(x: np.ndarray, name: str) -> np.ndarray:
     if name == "tanh":
         return np.tanh(x)
     if name == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-x))
+        with np.errstate(over="ignore"):   # exp(-x) = inf for x << 0 gives exactly 0
+            return 1.0 / (1.0 + np.exp(-x))
     raise ValueError(name)
 
 

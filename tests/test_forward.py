@@ -212,12 +212,12 @@ def models(draw, in_dim: int, self_loops: bool | None = None) -> Model:
 
 
 @st.composite
-def cases(draw, self_loops: bool | None = None):
+def cases(draw, self_loops: bool | None = None, scales: tuple[float, ...] = (1.0,)):
     n, sources, targets = draw(graphs())
     in_dim = draw(st.integers(1, 4))
     model = draw(models(in_dim, self_loops))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.normal(0, 1, (n, in_dim))
+    x = rng.normal(0, 1, (n, in_dim)) * draw(st.sampled_from(scales))
     return model, x, sources, targets, draw(st.booleans())
 
 
@@ -252,6 +252,22 @@ def test_sparse_forward_equals_dense_reference_float64(case):
     assert result.embeddings.shape == (x.shape[0], model.output_dim)
     np.testing.assert_allclose(result.embeddings, expected, rtol=1e-10, atol=1e-10)
     check_attention(result, model, x, sources, targets, undirected, 1e-10, 1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")  # sigmoid
+@PROPERTY
+@given(cases(scales=(30.0, 1e3, 1e4)))
+def test_sparse_forward_equals_dense_reference_with_large_features(case):
+    model, x, sources, targets, undirected = case
+    result = forward(model, x, sources, targets, undirected=undirected, dtype=np.float64,
+                     keep_attention=True)
+    expected, _ = reference_forward(layers_of(model), x, sources, targets,
+                                    undirected=undirected)
+    assert np.isfinite(result.embeddings).all()
+    scale = max(1.0, float(np.abs(expected).max(initial=0)))
+    np.testing.assert_allclose(result.embeddings, expected, rtol=1e-10, atol=1e-10 * scale)
+    for alpha in result.attention:
+        assert np.isfinite(alpha).all()
 
 
 @PROPERTY
@@ -400,3 +416,22 @@ def test_recorder_keeps_every_layers_input_and_graph():
     np.testing.assert_array_equal(recorder.get(1, "input"), recorder.get(0, "output"))
     np.testing.assert_array_equal(recorder.get(1, "output"), result.embeddings)
     assert set(recorder.graphs) == {0, 1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_with_far_apart_logits_each_get_a_proper_softmax(dtype):
+    # e_ij = x_j (att_dst = 0, slope 1): target 4 sees logits 5000, 5001, target 5 sees
+    # -5000, -5001. One shift shared by both rows would underflow one of them to 0 / 0.
+    spec = LayerSpec(in_dim=1, out_dim=1, negative_slope=1.0, bias=False, self_loops=False)
+    model = Model([Layer(spec, {"lin.weight": np.ones((1, 1)), "att_src": np.ones((1, 1, 1)),
+                                "att_dst": np.zeros((1, 1, 1))})])
+    x = np.array([[5000.0], [5001.0], [-5000.0], [-5001.0], [0.0], [0.0]])
+    result = forward(model, x, np.array([0, 1, 2, 3]), np.array([4, 4, 5, 5]), dtype=dtype,
+                     keep_attention=True)
+    small, large = 1 / (1 + np.e), np.e / (1 + np.e)
+    np.testing.assert_allclose(result.attention[0][:, 0], [small, large, large, small],
+                               rtol=1e-6)
+    np.testing.assert_allclose(result.embeddings[4:, 0],
+                               [5000 * small + 5001 * large, -5000 * large - 5001 * small],
+                               rtol=1e-6)
+    np.testing.assert_array_equal(result.embeddings[:4], 0)
