@@ -13,13 +13,30 @@ GAT (Velickovic et al.)::
 GATv2 (Brody et al.) scores ``e_ij = a . LeakyReLU(W_r x_i + W_l x_j)`` and aggregates W_l x_j.
 
 Heads are then concatenated (N, H*F') or averaged (N, F'), the residual ``x @ R.T`` and the
-bias are added, and the layer's activation applied. Targets are processed in blocks of rows, so
-per-edge temporaries never exceed one block; results do not depend on the block size.
+bias are added, and the layer's activation applied.
+
+How it is computed (see benchmarks/RESULTS.md for what each choice gained):
+
+* The per-node attention terms come out of the same matrix product as Wh (the attention
+  vectors are folded into extra rows of W), into one node table ``[Wh | a_src.Wh | a_dst.Wh]``
+  of width H*F' + 2H, so each edge costs one gather of one contiguous row.
+* Softmax is shift-invariant. When the spread of the scores allows it (checked from per-node
+  bounds, see :func:`softmax_shift`), one constant per head replaces every row's maximum;
+  otherwise each row's maximum is subtracted.
+* The aggregation sums ``p_ij * [Wh_j | 1]`` over each row with one sparse product of
+  sequential indices and then divides by the summed ``p_ij``: the softmax's denominator comes
+  from the same pass, and no per-edge normalisation is done.
+* Targets are processed in blocks of rows (about ``EDGES_PER_BLOCK`` edges each), two blocks
+  at a time on two threads (numpy and scipy release the GIL). Every row's arithmetic is the
+  same whatever the blocks, so results do not depend on the block size or the threads.
 """
 
 from __future__ import annotations
 
+import os
+import queue
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -34,8 +51,11 @@ GAT_STEPS = ("linear", "scores_dst", "scores_src", "scores", "leaky_relu", "soft
 GATV2_STEPS = ("linear", "linear_dst", "pairs", "leaky_relu", "scores", "softmax",
                "aggregate", "heads", "output")
 
-#: Per-edge budget of one block when no block size is given: bounds the temporaries.
-EDGES_PER_BLOCK = 1 << 20
+#: Per-edge budget of one block when no block size is given: bounds the temporaries
+#: (about 400 bytes per edge of a block for 8 heads x 8, two blocks in flight).
+EDGES_PER_BLOCK = 1 << 14
+#: Threads working on blocks at the same time.
+THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 class StepRecorder:
@@ -62,6 +82,12 @@ def leaky_relu(x: np.ndarray, slope: float) -> np.ndarray:
     if 0.0 <= slope <= 1.0:
         return np.maximum(x, x * x.dtype.type(slope))
     return np.where(x > 0, x, x * x.dtype.type(slope))
+
+
+def _leaky_relu_inplace(x: np.ndarray, slope: float) -> np.ndarray:
+    if 0.0 <= slope <= 1.0:
+        return np.maximum(x, x * x.dtype.type(slope), out=x)
+    return np.multiply(x, x.dtype.type(slope), out=x, where=x <= 0)
 
 
 def apply_activation(x: np.ndarray, name: str) -> np.ndarray:
@@ -98,6 +124,17 @@ def node_attention_terms(wh: np.ndarray, att: np.ndarray) -> np.ndarray:
     return np.einsum("nhf,hf->nh", wh, att.reshape(att.shape[-2:]))
 
 
+def attention_rows(weight: np.ndarray, att: np.ndarray) -> np.ndarray:
+    """weight: (H*F', F_in), att: (1, H, F') -> (H, F_in) rows R with x @ R.T = a_h . (W x)_h.
+
+    Folding the attention vector into the weight gives the per-node terms of every head
+    from the same matrix product as Wh.
+    """
+    heads, width = att.shape[-2:]
+    return np.einsum("hf,hfk->hk", att.reshape(heads, width),
+                     weight.reshape(heads, width, -1))
+
+
 def segment_softmax(logits: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     """Softmax of (E, H) logits within each CSR row (a target's in-edges), per head.
 
@@ -115,6 +152,35 @@ def segment_softmax(logits: np.ndarray, indptr: np.ndarray) -> np.ndarray:
     np.exp(alpha, out=alpha)
     alpha /= np.repeat(np.add.reduceat(alpha, starts, axis=0), counts, axis=0)
     return alpha
+
+
+def _row_maxima(logits: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """(E, H) logits -> (E, H) the maximum of each edge's row, per head."""
+    if logits.shape[0] == 0:
+        return logits
+    degrees = np.diff(indptr)
+    nonempty = degrees > 0
+    maxima = np.maximum.reduceat(logits, indptr[:-1][nonempty], axis=0)
+    return np.repeat(maxima, degrees[nonempty], axis=0)
+
+
+def softmax_shift(low: np.ndarray, high: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
+    """One shift per head for the whole graph, or None when each row needs its own maximum.
+
+    low, high: (H,) bounds with ``low <= max of every non-empty row's logits`` and
+    ``every logit <= high``. Shifting by ``high`` keeps every exp(e - high) <= 1 (no
+    overflow); and when ``high - low`` is small enough, every row's largest terms stay far
+    above the smallest normal float, so the row's softmax loses nothing to underflow
+    compared with subtracting its own maximum.
+    """
+    info = np.finfo(dtype)
+    # a row's max term >= exp(-limit); terms that matter (>= eps of it) stay normal numbers
+    limit = float(-np.log(info.tiny) + np.log(info.eps)) - 10.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = np.asarray(high, np.float64) - np.asarray(low, np.float64)
+    if not (np.all(np.isfinite(spread)) and np.all(spread <= limit)):
+        return None
+    return np.asarray(high, dtype=dtype)
 
 
 def aggregate(graph: Graph, alpha: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -154,6 +220,59 @@ def _blocks(graph: Graph, block_size: int | None) -> Iterator[tuple[int, int, Gr
         yield start, stop, graph.block(start, stop)
 
 
+def _row_sums(block: Graph, rows: np.ndarray) -> np.ndarray:
+    """rows: (E_b, C) -> (n_b, C) sums of each target's rows, in edge order (zeros if none).
+
+    A sparse product with the block's indptr and sequential indices: it streams ``rows``
+    once, and sums every target's edges in order, so the result of a row does not depend on
+    the block it is in.
+    """
+    edges = block.n_edges
+    index = np.int32 if edges < 2**31 - 1 else np.int64
+    selector = sp.csr_array((np.ones(edges, rows.dtype), np.arange(edges, dtype=index),
+                             block.indptr.astype(index)), shape=(block.n_nodes, edges))
+    return selector @ rows
+
+
+def _map_blocks(work: Callable[[int, int, Graph, np.ndarray], None], graph: Graph,
+                columns: int, dtype: np.dtype, block_size: int | None, threads: int,
+                progress: Callable[[int, int], None] | None) -> None:
+    """Run ``work(start, stop, block, scratch)`` on every block, on ``threads`` threads, in
+    any order; ``scratch`` is a (max block edges, columns) buffer owned by the call.
+    progress(done_targets, total_targets) after each block, from this thread."""
+    n = graph.n_nodes
+    bounds = block_bounds(graph.indptr, block_size)
+    if not bounds:
+        return
+    cuts = graph.indptr[[start for start, _ in bounds] + [n]]
+    most = int(np.diff(cuts).max())
+    threads = max(1, min(threads, len(bounds)))
+    free: queue.SimpleQueue[np.ndarray] = queue.SimpleQueue()
+    for _ in range(threads):
+        free.put(np.empty((most, columns), dtype=dtype))
+
+    def run(start: int, stop: int) -> int:
+        scratch = free.get()
+        try:
+            work(start, stop, graph.block(start, stop), scratch)
+        finally:
+            free.put(scratch)
+        return stop - start
+
+    if threads == 1:
+        for start, stop in bounds:
+            run(start, stop)
+            if progress:
+                progress(stop, n)
+        return
+    done = 0
+    with ThreadPoolExecutor(threads) as pool:
+        for rows in pool.map(run, *zip(*bounds)):
+            done += rows
+            if progress:
+                progress(done, n)
+
+
 def gat_layer(
     x: np.ndarray,
     graph: Graph,
@@ -174,76 +293,124 @@ def gat_layer(
     spec, p = layer.spec, layer.params
     dtype = x.dtype
     slope = spec.negative_slope
-    n, heads = graph.n_nodes, spec.heads
-    want_edges = keep_attention or recorder is not None
+    n, heads, width = graph.n_nodes, spec.heads, spec.out_dim
+    hw = heads * width
     rec = (lambda name, value: recorder.record(layer_index, name, value)) if recorder else None
 
+    # The node table: columns [0, hw) are the messages (Wh, or W_l x for GATv2), [hw, hw+H)
+    # room for p_ij in the gathered copy (GAT: the source terms a_src . Wh_j), then for GAT
+    # the target terms a_dst . Wh_i.
     if spec.kind == "gat":
-        wh = linear_heads(x, p["lin.weight"], heads)
-        src_terms = node_attention_terms(wh, p["att_src"])
-        dst_terms = node_attention_terms(wh, p["att_dst"])
-        messages = wh
+        weight = p["lin.weight"]
+        rows = np.concatenate([weight, attention_rows(weight, p["att_src"]),
+                               attention_rows(weight, p["att_dst"])])
+        table = x @ rows.T  # (N, hw + 2H)
+        messages = table[:, :hw].reshape(n, heads, width)
+        src_terms, dst_terms = table[:, hw : hw + heads], table[:, hw + heads :]
+        # every logit <= LeakyReLU(max s + max d); every row's max >= LeakyReLU(min s + d_i)
+        # (for slope >= 0, where LeakyReLU is monotone; otherwise no global shift)
+        with np.errstate(invalid="ignore", over="ignore"):
+            high = leaky_relu(src_terms.max(axis=0) + dst_terms.max(axis=0), slope)
+            low = leaky_relu(src_terms.min(axis=0) + dst_terms.min(axis=0), slope)
+        if slope < 0:
+            low = np.full(heads, -np.inf)
         if rec:
-            rec("linear", wh)
+            rec("linear", messages)
             rec("scores_dst", dst_terms)
             rec("scores_src", src_terms)
     else:
-        messages = linear_heads(x, p["lin_l.weight"], heads, p.get("lin_l.bias"))
+        table = np.empty((n, hw + heads), dtype=dtype)
+        np.matmul(x, p["lin_l.weight"].T, out=table[:, :hw])
+        if "lin_l.bias" in p:
+            table[:, :hw] += p["lin_l.bias"]
+        messages = table[:, :hw].reshape(n, heads, width)
         if spec.share_weights:
             target_side = messages
         else:
             target_side = linear_heads(x, p["lin_r.weight"], heads, p.get("lin_r.bias"))
-        att = p["att"].reshape(heads, -1)
+        att = p["att"].reshape(heads, width)
+        # |e_ij| <= sum_f |a_hf| * max(1, |s|) * (max |W_l x_jf| + max |W_r x_if|)
+        with np.errstate(invalid="ignore", over="ignore"):
+            reach = (np.abs(messages).max(axis=0, initial=0)
+                     + np.abs(target_side).max(axis=0, initial=0))
+            high = np.einsum("hf,hf->h", np.abs(att), reach) * max(1.0, abs(slope))
+        low = -high
         if rec:
             rec("linear", messages)
             rec("linear_dst", target_side)
-    values = np.ascontiguousarray(messages.transpose(1, 0, 2))  # (H, N, F')
+    shift = softmax_shift(low, high, dtype)
 
-    aggregated = np.empty((n, heads, spec.out_dim), dtype=dtype)
-    alpha_all = np.empty((graph.n_edges, heads), dtype=dtype) if want_edges else None
-    kept: dict[str, list[np.ndarray]] = {}
+    concat = spec.concat
+    out_dim = hw if concat else width
+    if "res.weight" in p:
+        out = x @ p["res.weight"].T
+    else:
+        out = np.empty((n, out_dim), dtype=dtype)
+    bias = p.get("bias")
+    want_alpha = keep_attention or rec is not None
+    alpha_all = np.empty((graph.n_edges, heads), dtype=dtype) if want_alpha else None
+    kept: dict[str, dict[int, np.ndarray]] = {}
 
-    def keep(name: str, value: np.ndarray) -> None:
-        if rec:
-            kept.setdefault(name, []).append(value)
+    def keep(name: str, start: int, value: np.ndarray) -> None:
+        kept.setdefault(name, {})[start] = np.array(value, copy=True)
 
-    for start, stop, block in _blocks(graph, block_size):
-        lo, hi = int(graph.indptr[start]), int(graph.indptr[stop])
+    def work(start: int, stop: int, block: Graph, scratch: np.ndarray) -> None:
         degrees = block.in_degrees
+        # one contiguous table row per edge, into a reused buffer (no page faults per block)
+        gathered = np.take(table, block.sources, axis=0, out=scratch[: block.n_edges])
         if spec.kind == "gat":
-            raw = src_terms[block.sources]
-            raw += np.repeat(dst_terms[start:stop], degrees, axis=0)
-            keep("scores", raw)
-            logits = leaky_relu(raw, slope)
-            keep("leaky_relu", logits)
+            logits = np.repeat(dst_terms[start:stop], degrees, axis=0)
+            logits += gathered[:, hw : hw + heads]
+            if rec:
+                keep("scores", start, logits)
+            _leaky_relu_inplace(logits, slope)
+            if rec:
+                keep("leaky_relu", start, logits)
         else:
-            pairs = messages[block.sources]
-            pairs += np.repeat(target_side[start:stop], degrees, axis=0)
-            keep("pairs", pairs)
-            hidden = leaky_relu(pairs, slope)
-            keep("leaky_relu", hidden)
-            logits = np.einsum("ehf,hf->eh", hidden, att)
-            keep("scores", logits)
-        alpha = segment_softmax(logits, block.indptr)
+            pairs = np.repeat(target_side[start:stop].reshape(-1, hw), degrees, axis=0)
+            pairs += gathered[:, :hw]
+            pairs = pairs.reshape(-1, heads, width)
+            if rec:
+                keep("pairs", start, pairs)
+            _leaky_relu_inplace(pairs, slope)
+            if rec:
+                keep("leaky_relu", start, pairs)
+            logits = np.einsum("ehf,hf->eh", pairs, att)
+            del pairs
+            if rec:
+                keep("scores", start, logits)
+        logits -= shift if shift is not None else _row_maxima(logits, block.indptr)
+        weights = np.exp(logits, out=logits)  # p_ij, unnormalised: (E_b, H)
+        gathered[:, hw : hw + heads] = weights
+        # p_ij Wh_j: a flat product with p repeated over each head's F' features is faster
+        # than broadcasting over a short last axis
+        np.multiply(gathered[:, :hw], np.repeat(weights, width, axis=1), out=gathered[:, :hw])
+        # [sum p Wh | sum p | (unused)]: the whole table width, so no copy is needed
+        sums = _row_sums(block, gathered)
+        totals = sums[:, hw : hw + heads]
+        totals[totals == 0] = 1  # rows without edges: 0 / 1 = 0
+        agg = sums[:, :hw]
+        agg /= np.repeat(totals, width, axis=1)
+        agg = agg.reshape(-1, heads, width)
         if alpha_all is not None:
-            alpha_all[lo:hi] = alpha
-        aggregated[start:stop] = aggregate(block, alpha, values)
-        if progress:
-            progress(stop, n)
+            lo, hi = int(graph.indptr[start]), int(graph.indptr[stop])
+            np.divide(weights, np.repeat(totals, degrees, axis=0), out=alpha_all[lo:hi])
+        if rec:
+            keep("aggregate", start, agg)
+        out_b = agg.reshape(-1, hw) if concat else agg.mean(axis=1)
+        if rec:
+            keep("heads", start, out_b)
+        if "res.weight" in p:
+            out_b = out_b + out[start:stop]
+        if bias is not None:
+            out_b += bias
+        out[start:stop] = apply_activation(out_b, spec.activation)
 
+    _map_blocks(work, graph, table.shape[1], dtype, block_size, 1 if rec else THREADS,
+                progress)
     if rec:
         for name, parts in kept.items():
-            rec(name, np.concatenate(parts) if parts else parts)
+            rec(name, np.concatenate([parts[k] for k in sorted(parts)]))
         rec("softmax", alpha_all)
-        rec("aggregate", aggregated)
-    out = aggregated.reshape(n, -1) if spec.concat else aggregated.mean(axis=1)
-    if rec:
-        rec("heads", out)
-    if "res.weight" in p:
-        out = out + x @ p["res.weight"].T
-    if "bias" in p:
-        out = out + p["bias"]
-    out = apply_activation(out, spec.activation)
-    if rec:
         rec("output", out)
     return out, alpha_all

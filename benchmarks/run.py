@@ -1,0 +1,335 @@
+"""Benchmark harness: gat's forward pass (and PyG's GATConv when importable) and the whole
+``gat embed`` command on seeded power-law graphs and Cora-/PubMed-sized graphs.
+
+Every measurement runs in a fresh subprocess: it loads the cached inputs, resets the peak
+resident set size (``/proc/self/clear_refs``), runs once (warm-up; its peak above the loaded
+inputs is the *forward peak memory*), then times ``--repeats`` runs and reports the median.
+gat and PyG get the same graph, features and weights, and their outputs are compared.
+
+    python benchmarks/run.py                       # all cases, 5 repeats
+    /work/venvs/pyg/bin/python benchmarks/run.py   # ... with PyG in the same run
+    python benchmarks/run.py --cases 1e6 --repeats 3 --no-command
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.powerlaw import BenchGraph, powerlaw_graph, write_inputs  # noqa: E402
+
+#: name -> (edges, nodes, features); power-law graphs have N = E / 10 and 128 features.
+CASES = {
+    "cora": (10_556, 2_708, 1_433),
+    "pubmed": (88_648, 19_717, 500),
+    "1e5": (100_000, 10_000, 128),
+    "1e6": (1_000_000, 100_000, 128),
+    "1e7": (10_000_000, 1_000_000, 128),
+}
+#: The memory-traffic floor of one layer quoted in issue 6 (seconds).
+FLOOR = {"1e6": 0.13, "1e7": 0.97}
+MODELS = ("layer", "2-layer")
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "gat-bench-cache"
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+
+def case_dir(cache: Path, name: str) -> Path:
+    edges, nodes, feats = CASES[name]
+    return cache / f"{name}-e{edges}-n{nodes}-f{feats}-seed0"
+
+
+def prepare(cache: Path, name: str, csv: bool) -> Path:
+    """Generate (once) and cache the case's arrays and its input files for ``gat embed``."""
+    folder = case_dir(cache, name)
+    done = folder / ("done-csv" if csv else "done")
+    if done.exists():
+        return folder
+    edges, nodes, feats = CASES[name]
+    graph = powerlaw_graph(edges, n_nodes=nodes, n_features=feats, seed=0, name=name)
+    write_inputs(graph, folder, csv=csv)
+    np.save(folder / "sources.npy", graph.sources)
+    np.save(folder / "targets.npy", graph.targets)
+    done.touch()
+    if csv:
+        (folder / "done").touch()
+    return folder
+
+
+def load(folder: Path) -> BenchGraph:
+    return BenchGraph(folder.name, np.load(folder / "sources.npy"),
+                      np.load(folder / "targets.npy"), np.load(folder / "features.npy"))
+
+
+# -- measuring in a worker process ----------------------------------------------------------
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def model_specs(name: str, in_dim: int):
+    from gatcli.model.spec import LayerSpec, model_spec
+
+    if name == "layer":  # one GATConv: 8 heads x 8, concatenated, self-loops, bias
+        return [LayerSpec(in_dim, 8, 8, concat=True, activation="none")]
+    return model_spec(in_dim, layers=2, hidden=8, heads=8, out_dim=8, out_heads=1)
+
+
+def gat_runner(graph: BenchGraph, model_name: str):
+    from gatcli.forward import forward
+    from gatcli.model.init import init_model
+
+    model = init_model(model_specs(model_name, graph.x.shape[1]), seed=0)
+
+    def run() -> np.ndarray:
+        return forward(model, graph.x, graph.sources, graph.targets).embeddings
+
+    return run
+
+
+def pyg_runner(graph: BenchGraph, model_name: str):
+    import torch
+    import torch.nn.functional as F
+    from torch_geometric.nn import GATConv
+
+    from gatcli.model.init import init_model
+
+    model = init_model(model_specs(model_name, graph.x.shape[1]), seed=0)
+    convs = []
+    for layer in model.layers:
+        s = layer.spec
+        conv = GATConv(s.in_dim, s.out_dim, heads=s.heads, concat=s.concat,
+                       negative_slope=s.negative_slope, add_self_loops=s.self_loops,
+                       bias=s.bias)
+        state = {k: torch.from_numpy(np.asarray(v, np.float32)) for k, v in layer.params.items()}
+        conv.load_state_dict(state, strict=True)
+        conv.eval()
+        convs.append((conv, s.activation))
+    x = torch.from_numpy(graph.x)
+    edge_index = torch.from_numpy(np.stack([graph.sources, graph.targets]))
+
+    def run() -> np.ndarray:
+        with torch.inference_mode():
+            h = x
+            for conv, activation in convs:
+                h = conv(h, edge_index)
+                if activation == "elu":
+                    h = F.elu(h)
+            return h.numpy()
+
+    return run
+
+
+def worker(impl: str, folder: Path, model_name: str, repeats: int, out: Path | None) -> dict:
+    graph = load(folder)
+    run = (gat_runner if impl == "gat" else pyg_runner)(graph, model_name)
+    base = _status_kb("VmRSS")
+    _reset_peak()
+    t0 = time.perf_counter()
+    result = run()
+    first = time.perf_counter() - t0
+    peak = _status_kb("VmHWM")
+    if out is not None:
+        np.save(out, result)
+    del result
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - t0)
+    return {"impl": impl, "model": model_name, "median": statistics.median(times),
+            "times": times, "first": first, "peak_mb": (peak - base) / 1024,
+            "base_mb": base / 1024}
+
+
+def measure(python: str, impl: str, folder: Path, model_name: str, repeats: int,
+            out: Path) -> dict:
+    cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--folder", str(folder),
+           "--model", model_name, "--repeats", str(repeats), "--save", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{impl} worker failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# -- the whole command ----------------------------------------------------------------------
+
+
+def run_command(args: list[str]) -> tuple[float, float, dict[str, float]]:
+    """Wall time (s), peak RSS (MB) and the --timings phases of one ``gat embed`` run."""
+    gat = shutil.which("gat", path=str(Path(sys.executable).parent)) or shutil.which("gat")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([gat, "embed", *args, "--timings", "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    if status != 0:
+        raise RuntimeError(f"gat embed {' '.join(args)} failed:\n{stderr}")
+    phases = {}
+    for line in stderr.splitlines():
+        if line.startswith("gat: timing "):
+            *name, seconds, _ = line[len("gat: timing "):].split()
+            phases[" ".join(name)] = float(seconds)
+    return wall, usage.ru_maxrss / 1024, phases
+
+
+def command_case(folder: Path, source: str, repeats: int, scratch: Path) -> dict:
+    if source == "npy":
+        inputs = [str(folder / "adjacency.npz"), str(folder / "features.npy")]
+        output = scratch / "embeddings.npy"
+    else:
+        inputs = [str(folder / "edges.csv"), str(folder / "features.csv")]
+        output = scratch / "embeddings.csv"
+    runs = [run_command([*inputs, "-o", str(output)]) for _ in range(repeats)]
+    walls = [r[0] for r in runs]
+    best = runs[walls.index(statistics.median(walls))] if repeats % 2 else runs[0]
+    return {"median": statistics.median(walls), "peak_mb": max(r[1] for r in runs),
+            "phases": best[2]}
+
+
+# -- CSV parsing ----------------------------------------------------------------------------
+
+
+def csv_case(folder: Path, repeats: int) -> dict:
+    from gatcli.io.readers import NodeIndex, read_features, read_graph
+
+    def timed(fn) -> float:
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    edges, feats = str(folder / "edges.csv"), str(folder / "features.csv")
+    n = int(np.load(folder / "features.npy", mmap_mode="r").shape[0])
+    return {
+        "edges_loadtxt": timed(lambda: np.loadtxt(edges, delimiter=",", skiprows=1,
+                                                  dtype=np.int64)),
+        "edges_gat": timed(lambda: read_graph(edges, NodeIndex(n))),
+        "features_loadtxt": timed(lambda: np.loadtxt(feats, delimiter=",", skiprows=1)),
+        "features_gat": timed(lambda: read_features(feats)),
+    }
+
+
+# -- main -----------------------------------------------------------------------------------
+
+
+def pyg_available(python: str) -> bool:
+    probe = subprocess.run([python, "-c", "import torch_geometric"], capture_output=True)
+    return probe.returncode == 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=",".join(CASES),
+                        help=f"comma-separated subset of {', '.join(CASES)}")
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--no-pyg", action="store_true")
+    parser.add_argument("--no-command", action="store_true", help="skip whole-command runs")
+    parser.add_argument("--csv-cases", default="1e5,1e6",
+                        help="cases whose whole command also runs from CSV inputs")
+    parser.add_argument("--json", type=Path, help="also write all results here")
+    parser.add_argument("--worker", choices=("gat", "pyg"), help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--model", help=argparse.SUPPRESS)
+    parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.folder, args.model, args.repeats,
+                                args.save)))
+        return
+
+    python = sys.executable
+    with_pyg = not args.no_pyg and pyg_available(python)
+    cases = [c for c in args.cases.split(",") if c]
+    csv_cases = set(args.csv_cases.split(",")) & set(cases)
+    models = [m for m in args.models.split(",") if m]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()[0]:.2f}  "
+          f"repeats {args.repeats}  PyG {'yes' if with_pyg else 'no'}", flush=True)
+    results: dict = {"forward": [], "command": [], "csv": []}
+    scratch = Path(tempfile.mkdtemp(prefix="gat-bench-"))
+    try:
+        print("| case | E | N | F | model | gat s | PyG s | speed-up | gat peak MB | "
+              "PyG peak MB | memory ratio | max abs diff | floor s |", flush=True)
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+        for name in cases:
+            folder = prepare(args.cache, name, csv=name in csv_cases)
+            edges, nodes, feats = CASES[name]
+            for model_name in models:
+                row = {"case": name, "model": model_name}
+                row["gat"] = measure(python, "gat", folder, model_name, args.repeats,
+                                     scratch / "gat.npy")
+                if with_pyg:
+                    row["pyg"] = measure(python, "pyg", folder, model_name, args.repeats,
+                                         scratch / "pyg.npy")
+                    row["diff"] = float(np.abs(np.load(scratch / "gat.npy")
+                                               - np.load(scratch / "pyg.npy")).max())
+                results["forward"].append(row)
+                g = row["gat"]
+                p = row.get("pyg")
+                floor = FLOOR.get(name) if model_name == "layer" else None
+                cells = [name, f"{edges:,}", f"{nodes:,}", str(feats), model_name,
+                         f"{g['median']:.4f}", f"{p['median']:.4f}" if p else "-",
+                         f"{p['median'] / g['median']:.2f}x" if p else "-",
+                         f"{g['peak_mb']:.0f}", f"{p['peak_mb']:.0f}" if p else "-",
+                         f"{g['peak_mb'] / p['peak_mb']:.2f}" if p else "-",
+                         f"{row['diff']:.1e}" if p else "-",
+                         f"{floor} ({g['median'] / floor:.2f}x)" if floor else "-"]
+                print("| " + " | ".join(cells) + " |", flush=True)
+        if not args.no_command:
+            print("\n| case | input | wall s (median) | peak RSS MB | phases (s) |", flush=True)
+            print("|---|---|---|---|---|", flush=True)
+            for name in cases:
+                folder = case_dir(args.cache, name)
+                for source in ("npy", "csv") if name in csv_cases else ("npy",):
+                    res = command_case(folder, source, args.repeats, scratch)
+                    results["command"].append({"case": name, "input": source, **res})
+                    phases = ", ".join(f"{k} {v:.3f}" for k, v in res["phases"].items())
+                    print(f"| {name} | {source} | {res['median']:.3f} | "
+                          f"{res['peak_mb']:.0f} | {phases} |", flush=True)
+            if csv_cases:
+                print("\n| case | edges: np.loadtxt s | edges: gat reader s | "
+                      "features: np.loadtxt s | features: gat reader s |", flush=True)
+                print("|---|---|---|---|---|", flush=True)
+                for name in cases:
+                    if name not in csv_cases:
+                        continue
+                    res = csv_case(case_dir(args.cache, name), max(1, min(args.repeats, 3)))
+                    results["csv"].append({"case": name, **res})
+                    print(f"| {name} | {res['edges_loadtxt']:.3f} | {res['edges_gat']:.3f} | "
+                          f"{res['features_loadtxt']:.3f} | {res['features_gat']:.3f} |",
+                          flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
