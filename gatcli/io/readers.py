@@ -105,7 +105,7 @@ def decode_text(data: bytes, path: str, what: str, *, magic_ok: bool = False) ->
     """UTF-8 text (a BOM is dropped, CRLF/CR become LF); binary content is an error, and so
     is a known file signature unless ``magic_ok``."""
     name = display_name(path)
-    if not data.strip():
+    if not data or data.isspace():  # (no copy of a large input, unlike strip())
         raise GatError(f"empty file; expected {what}", name)
     kind = None if magic_ok else describe_magic(data[:16])
     if kind:
@@ -126,10 +126,19 @@ def decode_text(data: bytes, path: str, what: str, *, magic_ok: bool = False) ->
 def data_lines(text: str, start: int = 0, comment: str = "#") -> Iterator[tuple[int, str]]:
     """(1-based line number, line) of every line that is neither blank nor a comment,
     from line index ``start`` on."""
-    for number, line in enumerate(text.split("\n")[start:], start + 1):
-        stripped = line.strip()
-        if stripped and not stripped.startswith(comment):
-            yield number, line
+    # lazily, line by line: callers often need only the first data line of a large text
+    begin, number = 0, 0
+    while begin <= len(text):
+        end = text.find("\n", begin)
+        if end < 0:
+            end = len(text)
+        number += 1
+        if number > start:
+            line = text[begin:end]
+            stripped = line.strip()
+            if stripped and not stripped.startswith(comment):
+                yield number, line
+        begin = end + 1
 
 
 def split_fields(line: str, delimiter: str | None) -> list[str]:
