@@ -1,0 +1,156 @@
+"""Every example in README.md runs and prints what the README says it prints.
+
+Examples are the fenced ```console blocks: a line starting with ``$ `` is a command (run with
+bash in a scratch directory that sees the repository's ``examples/`` and ``tests/fixtures/``),
+the lines after it are its expected output (stdout and stderr together). In expected output, a
+line ``...`` stands for any number of lines and ``...`` inside a line for any text; numbers
+match to a relative 1e-4, so the README does not break on the last bits of a BLAS kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+
+
+def readme_examples() -> list[tuple[int, str, list[str]]]:
+    """(line number, command, expected output lines) of every ``$`` line in console blocks."""
+    examples: list[tuple[int, str, list[str]]] = []
+    in_block = False
+    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("```"):
+            in_block = line.strip() == "```console" if not in_block else False
+            continue
+        if not in_block:
+            continue
+        if line.startswith("$ "):
+            examples.append((number, line[2:], []))
+        elif examples:
+            examples[-1][2].append(line)
+    return examples
+
+
+def _numbers_close(expected: str, actual: str) -> bool:
+    a, b = float(expected), float(actual)
+    return abs(a - b) <= 1e-4 * max(1.0, abs(a), abs(b))
+
+
+def line_matches(expected: str, actual: str) -> bool:
+    """Literal text equal, numbers close, ``...`` matching anything."""
+    pattern = ""
+    numbers: list[str] = []
+    for k, part in enumerate(expected.rstrip().split("...")):
+        if k:
+            pattern += ".*?"
+        pos = 0
+        for m in NUMBER.finditer(part):
+            pattern += re.escape(part[pos:m.start()]) + f"({NUMBER.pattern})"
+            numbers.append(m.group())
+            pos = m.end()
+        pattern += re.escape(part[pos:])
+    match = re.fullmatch(pattern, actual.rstrip())
+    if not match:
+        return False
+    return all(_numbers_close(e, a) for e, a in zip(numbers, match.groups()))
+
+
+def output_matches(expected: list[str], actual: list[str]) -> bool:
+    """Match line by line; an expected line that is exactly ``...`` absorbs any lines."""
+    if not expected:
+        return not actual
+    head, rest = expected[0], expected[1:]
+    if head.strip() == "...":
+        return any(output_matches(rest, actual[k:]) for k in range(len(actual) + 1))
+    return bool(actual) and line_matches(head, actual[0]) and output_matches(rest, actual[1:])
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory in which the README's relative paths resolve and outputs stay apart."""
+    if shutil.which("gat") is None:
+        pytest.fail("the gat command is not installed (pip install -e '.[test]')")
+    here = tmp_path_factory.mktemp("readme")
+    (here / "examples").symlink_to(ROOT / "examples")
+    (here / "tests").mkdir()
+    (here / "tests" / "fixtures").symlink_to(ROOT / "tests" / "fixtures")
+    return here
+
+
+def python_examples() -> list[tuple[int, str]]:
+    """(line number, code) of every ```python example block."""
+    blocks: list[tuple[int, str]] = []
+    code: list[str] | None = None
+    for number, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1):
+        if code is None and line.strip() == "```python example":
+            code, start = [], number
+        elif code is not None and line.startswith("```"):
+            blocks.append((start, "\n".join(code)))
+            code = None
+        elif code is not None:
+            code.append(line)
+    return blocks
+
+
+@pytest.mark.parametrize(("line", "code"), python_examples(),
+                         ids=[f"README.md:{n}" for n, _ in python_examples()])
+def test_readme_python_example(tmp_path: Path, line: int, code: str) -> None:
+    """The library example runs, and prints what its comments say."""
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, f"README.md:{line}:\n{done.stderr}"
+    promised = [c.split("#", 1)[1].split(":")[0].strip() for c in code.splitlines()
+                if c.startswith("print(") and "#" in c]
+    assert done.stdout.split() and " ".join(promised) == done.stdout.strip()
+
+
+def test_readme_has_examples() -> None:
+    commands = [command for _, command, _ in readme_examples()]
+    assert len(commands) >= 8
+    assert any(c.startswith("gat embed") for c in commands)
+    assert any(c.startswith("gat explain") for c in commands)
+    assert python_examples()
+
+
+EXAMPLES = readme_examples()
+
+
+@pytest.mark.parametrize(("line", "command", "expected"), EXAMPLES,
+                         ids=[f"README.md:{n}" for n, _, _ in EXAMPLES])
+def test_readme_example(scratch: Path, line: int, command: str, expected: list[str]) -> None:
+    env = dict(os.environ, COLUMNS="80", NO_COLOR="1", TERM="dumb")
+    env.pop("FORCE_COLOR", None)
+    done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env,
+                          capture_output=True, text=True, timeout=120)
+    actual = (done.stdout + done.stderr).rstrip("\n").splitlines()
+    assert done.returncode == 0, f"README.md:{line}: exit {done.returncode}\n{done.stderr}"
+    assert output_matches(expected, actual), (
+        f"README.md:{line}: `{command}` printed:\n" + "\n".join(actual)
+        + "\n--- but the README shows:\n" + "\n".join(expected))
+
+
+@pytest.mark.parametrize(("expected", "actual", "ok"), [
+    ("id,h0", "id,h0", True),
+    ("0,-0.11481877,0.5", "0,-0.114818774,0.5", True),
+    ("0,-0.1148", "0,-0.1248", False),
+    ("wrote 34 x 8 ... to karate.csv", "wrote 34 x 8 embeddings to karate.csv", True),
+    ("wrote 34 x 8", "wrote 35 x 8", False),
+])
+def test_line_matching(expected: str, actual: str, ok: bool) -> None:
+    assert line_matches(expected, actual) is ok
+
+
+def test_ellipsis_lines() -> None:
+    assert output_matches(["a", "...", "z"], ["a", "b", "c", "z"])
+    assert output_matches(["a", "...", "z"], ["a", "z"])
+    assert not output_matches(["a", "...", "z"], ["a", "b"])
+    assert not output_matches(["a"], ["a", "b"])
