@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from gatcli.cli.common import (
     usage_error,
 )
 from gatcli.cli.options import FEATURES_HELP, GRAPH_HELP, OUTPUT, RUN, DType, LayerType
-from gatcli.forward import forward
+from gatcli.forward import forward_graphs, layer_graphs
 from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
 from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.writers import write_attention, write_embeddings
@@ -57,7 +58,7 @@ def embed(
                                 help="Floating point type of the computation."),
     block_size: int | None = typer.Option(
         None, "--block-size", min=1, rich_help_panel=RUN, show_default=False,
-        help="Target nodes per block (bounds memory).  [default: about 1M edges a block]"),
+        help="Target nodes per block (bounds memory).  [default: about 16k edges a block]"),
     timings: bool = typer.Option(False, "--timings", rich_help_panel=RUN,
                                  help="Print the time of each phase on stderr."),
     quiet: bool = options.QUIET,
@@ -94,10 +95,23 @@ def embed(
         for note in notes:
             say(note, quiet)
         show_bar = progress_wanted(quiet, int(sources.shape[0]) * len(model.layers))
-        with clock.phase("forward"), layer_progress(show_bar, len(model.layers)) as progress:
-            result = forward(model, feats.values, sources, targets, undirected=undirected,
-                             dtype=np.dtype(dtype.value), keep_attention=attention is not None,
-                             block_size=block_size, progress=progress)
+        with clock.phase("build CSR"):
+            graphs = layer_graphs(model, sources, targets, feats.n_nodes,
+                                  undirected=undirected)
+        with layer_progress(show_bar, len(model.layers)) as progress:
+            layer_start = [time.perf_counter()]
+
+            def block_done(layer: int, done: int, total: int) -> None:
+                if progress:
+                    progress(layer, done, total)
+                if done == total:  # the layer's last block: one phase per layer
+                    now = time.perf_counter()
+                    clock.phases.append((f"layer {layer + 1}", now - layer_start[0]))
+                    layer_start[0] = now
+
+            result = forward_graphs(model, feats.values, graphs, dtype=np.dtype(dtype.value),
+                                    keep_attention=attention is not None,
+                                    block_size=block_size, progress=block_done)
         for k, count in enumerate(result.nodes_without_in_edges()):
             if count:
                 say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is zero "
