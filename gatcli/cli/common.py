@@ -7,8 +7,10 @@ import os
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 
+import numpy as np
 import typer
 from rich.console import Console
 
@@ -26,10 +28,16 @@ def say(message: str, quiet: bool = False) -> None:
         err.print(f"gat: {message}", markup=False)
 
 
+def one_line(message: str) -> str:
+    """``message`` on a single line (embedded line breaks become spaces)."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
 def fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     """Print one ``gat: error: ...`` line on stderr and return the Exit to raise."""
-    sys.stderr.write(f"gat: error: {message}\n")
-    sys.stderr.flush()
+    with contextlib.suppress(OSError):  # stderr itself may be a closed pipe
+        sys.stderr.write(f"gat: error: {one_line(message)}\n")
+        sys.stderr.flush()
     return typer.Exit(code)
 
 
@@ -47,9 +55,19 @@ def quiet_stdout_after_broken_pipe() -> None:
 @contextlib.contextmanager
 def reporting_errors(debug: bool) -> Iterator[None]:
     """Turn GatError into one stderr line and exit 1 (traceback only with --debug);
-    a closed stdout into a quiet exit 0; Ctrl-C into exit 130."""
+    a closed stdout into a quiet exit 0; Ctrl-C into exit 130.
+
+    Without --debug, numpy's floating-point warnings (overflow, invalid value) are not
+    printed: their effect, inf/NaN in an output, is reported as the one error line by the
+    writers, and a warning would be a second line on stderr.
+    """
     try:
-        yield
+        with contextlib.ExitStack() as stack:
+            if not debug:
+                stack.enter_context(np.errstate(all="ignore"))
+                stack.enter_context(warnings.catch_warnings())
+                warnings.simplefilter("ignore", RuntimeWarning)
+            yield
     except GatError as exc:
         if debug:
             traceback.print_exc()

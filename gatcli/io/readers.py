@@ -307,7 +307,8 @@ def _check_finite(values: np.ndarray, text: str | None, header_line: int,
     value = values[row, col]
     advice = "use --allow-nonfinite to accept it"
     if text is None:
-        raise GatError(f"row {row}, column {col} is {value} (not finite); {advice}", name)
+        raise GatError(f"row {row}, column {col} (counting from 0) is {value} (not finite); "
+                       f"{advice}", name)
     where = f"{name}:{_line_of_row(text, header_line, row)}:{first_column + col + 1}"
     raise GatError(f"column {columns[col]!r} is {value} (not finite); {advice}", where)
 
@@ -633,7 +634,7 @@ def _map_ids(table: np.ndarray, nodes: NodeIndex, text: str, skip: int,
     if not found.all():
         row, col = (int(v) for v in np.argwhere(~found)[0])
         raise GatError(f"node id {str(wanted[row, col])!r} is not in the features' id column",
-                       f"{name}:{_line_of_row(text, skip, row)}")
+                       f"{name}:{_line_of_row(text, skip, row)}:{col + 1}")
     return order[pos_clipped]
 
 

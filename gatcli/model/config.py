@@ -12,12 +12,14 @@ features, that of layer k+1 from layer k's output.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gatcli.errors import GatError
+from gatcli.io.readers import decode_text, read_bytes
 from gatcli.model.spec import ACTIVATIONS, KINDS, LayerSpec
 
 #: key -> description of allowed values (for error messages)
@@ -26,7 +28,7 @@ LAYER_KEYS = {
     "heads": "a positive integer",
     "concat": "true (concatenate heads) or false (average them)",
     "activation": "one of " + ", ".join(ACTIVATIONS),
-    "negative_slope": "a number (LeakyReLU slope of the attention logits)",
+    "negative_slope": "a finite number (LeakyReLU slope of the attention logits)",
     "bias": "true or false",
     "residual": "true or false",
     "self_loops": "true or false",
@@ -45,7 +47,8 @@ _CHECKS = {
     "heads": _positive_int,
     "concat": lambda v: isinstance(v, bool),
     "activation": lambda v: v in ACTIVATIONS,
-    "negative_slope": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "negative_slope": lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                 and math.isfinite(v)),
     "bias": lambda v: isinstance(v, bool),
     "residual": lambda v: isinstance(v, bool),
     "self_loops": lambda v: isinstance(v, bool),
@@ -57,23 +60,16 @@ _CHECKS = {
 def read_config(path: str | Path) -> dict:
     """Parse a YAML model file into a mapping; syntax errors name the line."""
     name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise GatError("no such file", name) from None
-    except IsADirectoryError:
-        raise GatError("is a directory, expected a YAML model file", name) from None
-    except PermissionError:
-        raise GatError("permission denied", name) from None
-    except UnicodeDecodeError:
-        raise GatError("not a text file (expected YAML in UTF-8)", name) from None
+    what = "a YAML model file"
+    text = decode_text(read_bytes(name, what), name, what)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
+        column = f" (column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise GatError(f"YAML syntax error: {problem}", where) from None
+        raise GatError(f"YAML syntax error{column}: {problem}", where) from None
     if not isinstance(data, dict):
         raise GatError("expected a mapping with a 'layers' list at the top level", name)
     return data

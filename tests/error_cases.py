@@ -1,0 +1,416 @@
+"""Every bad input of issue 5 as a runnable case: the files to create, the ``gat`` arguments,
+the exit code and the message expected.
+
+Shared by tests/test_cli_errors.py (which runs every case in-process and a set of them with
+the installed ``gat``) and docs/make_errors_table.py (which runs every case with the
+installed ``gat`` and writes the table of docs/errors.md). Each case runs in a fresh
+directory holding the base files below plus its own, with a pre-existing ``out.csv`` that a
+failed run must leave byte-identical.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import io
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from gatcli.model.spec import Layer, LayerSpec, Model
+from gatcli.model.weights import own_layout_arrays
+
+TESTS_DIR = Path(__file__).resolve().parent
+PREVIOUS_OUTPUT = b"previous output, must survive a failed run\n"
+
+FEATURES = b"id,x0,x1,x2\na,0.1,0.2,0.3\nb,1,-1,0.5\nc,2,0,-2\nd,0.5,0.5,0.5\n"
+PLAIN_FEATURES = b"x0,x1,x2\n0.1,0.2,0.3\n1,-1,0.5\n2,0,-2\n0.5,0.5,0.5\n"
+EDGES = b"source,target\na,b\nb,c\nc,d\nd,a\n"
+INT_EDGES = b"0,1\n1,2\n2,3\n3,0\n"
+
+
+def npz(**arrays: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def save_npz(matrix: sp.sparray) -> bytes:
+    buffer = io.BytesIO()
+    sp.save_npz(buffer, matrix)
+    return buffer.getvalue()
+
+
+def weights_arrays(scale: float = 1.0, in_dim: int = 3) -> dict[str, np.ndarray]:
+    """A one-layer, one-head GAT (in_dim -> 2) with simple deterministic weights."""
+    spec = LayerSpec(in_dim=in_dim, out_dim=2, heads=1, concat=False, bias=False)
+    params = {"lin.weight": np.full((2, in_dim), 0.5) * scale,
+              "att_src": np.array([[[1.0, -1.0]]]), "att_dst": np.array([[[0.5, 0.5]]])}
+    return own_layout_arrays(Model([Layer(spec, params)]))
+
+
+def with_array(**changes: np.ndarray | None) -> bytes:
+    """The weights file with some arrays replaced (or removed, for None)."""
+    arrays = weights_arrays()
+    for key, value in changes.items():
+        key = key.replace("__", ".")
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    return npz(**arrays)
+
+
+BASE_FILES = {
+    "features.csv": FEATURES,
+    "plain.csv": PLAIN_FEATURES,
+    "edges.csv": EDGES,
+    "int_edges.csv": INT_EDGES,
+    "weights.npz": npz(**weights_arrays()),
+    "out.csv": PREVIOUS_OUTPUT,
+}
+
+
+@dataclass
+class Case:
+    """One run of ``gat`` on a bad (or tricky but valid) input."""
+
+    group: str
+    what: str
+    args: list[str]
+    expect: str  # regex the stderr line must match ("" for a successful run: no stderr)
+    files: dict[str, bytes] = field(default_factory=dict)
+    code: int = 1
+    simulate: str | None = None  # see ``simulate``
+    setup: Callable[[Path], None] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code == 0
+
+
+def embed(graph: str = "edges.csv", features: str = "features.csv", *extra: str) -> list[str]:
+    return ["embed", graph, features, "-o", "out.csv", *extra]
+
+
+def _binary_garbage() -> bytes:
+    return bytes(np.random.default_rng(5).integers(0, 256, 200, dtype=np.uint8))
+
+
+def _mkdir(name: str) -> Callable[[Path], None]:
+    return lambda root: (root / name).mkdir()
+
+
+def _mtx(header: str, body: str) -> bytes:
+    return f"%%MatrixMarket matrix {header}\n{body}".encode()
+
+
+CASES: list[Case] = [
+    # -- files ------------------------------------------------------------------------------
+    Case("Files", "graph file missing", embed("nope.csv"), r"nope\.csv: no such file"),
+    Case("Files", "features file missing", embed("edges.csv", "nope.csv"),
+         r"nope\.csv: no such file"),
+    Case("Files", "graph is a directory", embed("graphs"), r"graphs: is a directory",
+         setup=_mkdir("graphs")),
+    Case("Files", "graph unreadable (permission; simulated)", embed(),
+         r"edges\.csv: permission denied", simulate="deny-read:edges.csv"),
+    Case("Files", "features unreadable (permission; simulated)", embed(),
+         r"features\.csv: permission denied", simulate="deny-read:features.csv"),
+    Case("Files", "empty graph file", embed("empty.csv"), r"empty\.csv: empty file",
+         files={"empty.csv": b""}),
+    Case("Files", "empty features file", embed("edges.csv", "empty.csv"),
+         r"empty\.csv: empty file", files={"empty.csv": b"\n\n"}),
+    Case("Files", "only comments", embed("edges.csv", "comments.csv"),
+         r"comments\.csv: only comments", files={"comments.csv": b"# nothing\n"}),
+    Case("Files", "binary garbage as edge list", embed("garbage.csv"),
+         r"garbage\.csv: binary data", files={"garbage.csv": _binary_garbage()}),
+    Case("Files", "Latin-1 text", embed("edges.csv", "latin1.csv"),
+         r"latin1\.csv:2: not UTF-8 text",
+         files={"latin1.csv": b"id,x0\n\xe9t\xe9,1\n"}),
+    Case("Files", "adjacency .npz named .csv", embed("adj.csv", "plain.csv"),
+         r"adj\.csv: this is a zip archive \(\.npz\), not an edge list",
+         files={"adj.csv": save_npz(sp.csr_array(np.eye(4)))}),
+    Case("Files", "edge list named .npz", embed("edges.npz", "plain.csv"),
+         r"edges\.npz: this is text, not a sparse matrix",
+         files={"edges.npz": INT_EDGES}),
+    Case("Files", "CSV features named .npy", embed("int_edges.csv", "features.npy"),
+         r"features\.npy: this is text, not a features \.npy array",
+         files={"features.npy": PLAIN_FEATURES}),
+    Case("Files", "weights file that is a CSV", embed("edges.csv", "features.csv", "-w",
+                                                      "w.npz"),
+         r"w\.npz: not an \.npz \(zip\) archive", files={"w.npz": FEATURES}),
+    Case("Files", "name ends in .gz, content is not gzip", embed("edges.csv.gz"),
+         r"edges\.csv\.gz: the name ends in \.gz but the content is not gzip",
+         files={"edges.csv.gz": EDGES}),
+    Case("Files", "truncated gzip", embed("edges.csv.gz"),
+         r"edges\.csv\.gz: corrupt or truncated gzip",
+         files={"edges.csv.gz": gzip.compress(EDGES)[:-12]}),
+    Case("Files", "UTF-8 BOM, CRLF line endings, no final newline (accepted)",
+         embed("bom.csv", "bom_features.csv", "-q"), "", code=0,
+         files={"bom.csv": b"\xef\xbb\xbf" + EDGES.replace(b"\n", b"\r\n").rstrip(),
+                "bom_features.csv": b"\xef\xbb\xbf" + FEATURES.replace(b"\n", b"\r\n")}),
+    Case("Files", "old Mac CR line endings (accepted)", embed("cr.csv", "features.csv", "-q"),
+         "", code=0, files={"cr.csv": EDGES.replace(b"\n", b"\r")}),
+    # -- edge lists -------------------------------------------------------------------------
+    Case("Edge list", "wrong column count on line 3", embed("bad.csv"),
+         r"bad\.csv:3: expected 2 columns \(source, target\), found 3",
+         files={"bad.csv": b"source,target\na,b\nb,c,d\n"}),
+    Case("Edge list", "non-integer index, features without id column",
+         embed("bad.csv", "plain.csv"), r"bad\.csv:2:2: 'x' is not an integer node index",
+         files={"bad.csv": b"0,1\n1,x\n"}),
+    Case("Edge list", "id not in the features", embed("bad.csv"),
+         r"bad\.csv:3:2: node id 'zed' is not in the features' id column",
+         files={"bad.csv": b"source,target\na,b\nb,zed\n"}),
+    Case("Edge list", "negative index", embed("bad.csv", "plain.csv"),
+         r"bad\.csv:2: node index -1 is out of range",
+         files={"bad.csv": b"0,1\n-1,2\n"}),
+    Case("Edge list", "index past the last row", embed("bad.csv", "plain.csv"),
+         r"bad\.csv:1: node index 4 is out of range: the features have 4 rows \(0\.\.3\)",
+         files={"bad.csv": b"0,4\n"}),
+    Case("Edge list", "blank lines, comments, duplicate edges, self-loops (accepted)",
+         embed("ok.csv", "plain.csv", "-q"), "", code=0,
+         files={"ok.csv": b"# a comment\n\n0,1\n0,1   # duplicate, kept\n2,2\n\n"}),
+    Case("Edge list", "zero edges: each node attends only to itself (accepted)",
+         embed("none.csv", "plain.csv", "-q"), "", code=0,
+         files={"none.csv": b"source,target\n"}),
+    # -- features ---------------------------------------------------------------------------
+    Case("Features", "ragged row", embed("edges.csv", "bad.csv"),
+         r"bad\.csv:3: expected 4 columns like the header, found 3",
+         files={"bad.csv": b"id,x0,x1,x2\na,1,2,3\nb,1,2\nc,1,2,3\nd,1,2,3\n"}),
+    Case("Features", "non-numeric cell", embed("edges.csv", "bad.csv"),
+         r"bad\.csv:4:3: column 'x1': 'abc' is not a number",
+         files={"bad.csv": b"id,x0,x1,x2\na,1,2,3\nb,1,2,3\nc,1,abc,3\nd,1,2,3\n"}),
+    Case("Features", "NaN", embed("edges.csv", "bad.csv"),
+         r"bad\.csv:3:4: column 'x2' is nan \(not finite\); use --allow-nonfinite",
+         files={"bad.csv": b"id,x0,x1,x2\na,1,2,3\nb,1,2,nan\nc,1,2,3\nd,1,2,3\n"}),
+    Case("Features", "inf in an .npy", embed("int_edges.csv", "bad.npy"),
+         r"bad\.npy: row 2, column 1 \(counting from 0\) is inf \(not finite\)",
+         files={"bad.npy": _npy(np.array([[1.0, 2], [3, 4], [5, np.inf], [7, 8]]))}),
+    Case("Features", "duplicate ids", embed("edges.csv", "bad.csv"),
+         r"bad\.csv:4: duplicate node id 'b' \(first on line 3\)",
+         files={"bad.csv": b"id,x0\na,1\nb,2\nb,3\nd,4\n"}),
+    Case("Features", "zero feature columns", embed("edges.csv", "bad.csv"),
+         r"bad\.csv:1: no feature columns", files={"bad.csv": b"id\na\nb\nc\nd\n"}),
+    Case("Features", "header but no rows", embed("none.csv", "bad.csv"),
+         r"bad\.csv: no rows after the header",
+         files={"bad.csv": b"x0,x1\n", "none.csv": b""}),
+    Case("Features", "no header line", embed("int_edges.csv", "bad.csv"),
+         r"bad\.csv:1: the first line holds numbers",
+         files={"bad.csv": b"1,2\n3,4\n5,6\n7,8\n"}),
+    Case("Features", "width differs from the weights' input size",
+         embed("edges.csv", "wide.csv", "-w", "weights.npz"),
+         r"the features have 4 columns but the model's first layer expects 3 inputs",
+         files={"wide.csv": b"id,x0,x1,x2,x3\na,1,2,3,4\nb,1,2,3,4\nc,1,2,3,4\nd,1,2,3,4\n"}),
+    # -- adjacency --------------------------------------------------------------------------
+    Case("Adjacency", "dense array saved with np.savez", embed("dense.npz", "plain.csv"),
+         r"dense\.npz: no 'format' key \(found: arr_0\); expected a sparse matrix",
+         files={"dense.npz": npz(arr_0=np.eye(4))}),
+    Case("Adjacency", "not square (.npz)", embed("rect.npz", "plain.csv"),
+         r"rect\.npz: adjacency must be square, found shape 4 x 3",
+         files={"rect.npz": save_npz(sp.csr_array(np.ones((4, 3))))}),
+    Case("Adjacency", "size differs from the features (.npz)", embed("big.npz", "plain.csv"),
+         r"big\.npz: adjacency is 5 x 5 but the features have 4 nodes",
+         files={"big.npz": save_npz(sp.csr_array(np.eye(5)))}),
+    Case("Adjacency", "index out of range inside the .npz", embed("broken.npz", "plain.csv"),
+         r"broken\.npz: inconsistent csr matrix arrays",
+         files={"broken.npz": npz(format=np.array(b"csr"), shape=np.array([4, 4]),
+                                  data=np.ones(2), indices=np.array([0, 9]),
+                                  indptr=np.array([0, 1, 2, 2, 2]))}),
+    Case("Adjacency", "dense Matrix Market array", embed("dense.mtx", "plain.csv"),
+         r"dense\.mtx:1: a dense Matrix Market array, not a sparse matrix",
+         files={"dense.mtx": _mtx("array real general", "2 2\n1\n0\n0\n1\n")}),
+    Case("Adjacency", "not square (.mtx)", embed("rect.mtx", "plain.csv"),
+         r"rect\.mtx: adjacency must be square, found shape 4 x 3",
+         files={"rect.mtx": _mtx("coordinate real general", "4 3 1\n1 1 1.0\n")}),
+    Case("Adjacency", "size differs from the features (.mtx)", embed("big.mtx", "plain.csv"),
+         r"big\.mtx: adjacency is 6 x 6 but the features have 4 nodes",
+         files={"big.mtx": _mtx("coordinate pattern general", "6 6 1\n1 2\n")}),
+    Case("Adjacency", "entry out of range (.mtx)", embed("oob.mtx", "plain.csv"),
+         r"oob\.mtx:4: entry \(5, 1\) is not a pair of integers in 1\.\.4",
+         files={"oob.mtx": _mtx("coordinate real general", "4 4 2\n1 2 1\n5 1 1\n")}),
+    # -- weights ----------------------------------------------------------------------------
+    Case("Weights", "missing key", embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: layer 0: missing key 'att_dst' \(expected shape \(1, 1, 2\)\)",
+         files={"w.npz": with_array(layers__0__att_dst=None)}),
+    Case("Weights", "unknown key", embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: layer 0: unexpected keys \['extra'\] for this layer \(expected lin\.weight, "
+         r"att_src, att_dst\)",
+         files={"w.npz": with_array(layers__0__extra=np.ones(2))}),
+    Case("Weights", "wrong shape", embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: layer 0: key 'lin\.weight' has shape \(3, 3\), expected \(2, 3\)",
+         files={"w.npz": with_array(layers__0__lin__weight=np.ones((3, 3)))}),
+    Case("Weights", "non-finite value", embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: layer 0: key 'att_src' has non-finite values",
+         files={"w.npz": with_array(layers__0__att_src=np.array([[[np.nan, 1.0]]]))}),
+    Case("Weights", "neither gatcli nor PyG weights",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: neither a gatcli weights file", files={"w.npz": npz(a=np.ones(3))}),
+    # -- YAML config ------------------------------------------------------------------------
+    Case("Config", "YAML syntax error", embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml:3: YAML syntax error \(column \d+\)",
+         files={"m.yaml": b"layers:\n  - {out_dim: 2\n  - heads: [\n"}),
+    Case("Config", "unknown key", embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml: layers\[0\]: unknown key 'hedas'; allowed keys: out_dim, heads",
+         files={"m.yaml": b"layers:\n  - {out_dim: 2, hedas: 4}\n"}),
+    Case("Config", "bad value", embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml: layers\[1\]: activation: got 'gelu', expected one of none, elu",
+         files={"m.yaml": b"layers:\n  - {out_dim: 2}\n  - {out_dim: 2, activation: gelu}\n"}),
+    Case("Config", "missing out_dim", embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml: layers\[0\]: missing key 'out_dim'",
+         files={"m.yaml": b"layers:\n  - {heads: 2}\n"}),
+    # -- outputs ----------------------------------------------------------------------------
+    Case("Outputs", "output directory does not exist",
+         ["embed", "edges.csv", "features.csv", "-o", "nowhere/out.csv"],
+         r"nowhere/out\.csv: output directory 'nowhere' does not exist"),
+    Case("Outputs", "no permission to write (simulated)", embed(),
+         r"out\.csv: no permission to write in '\.'", simulate="deny-write"),
+    Case("Outputs", "output is an input", ["embed", "edges.csv", "features.csv", "-o",
+                                          "features.csv"],
+         r"features\.csv: output would overwrite the input 'features\.csv'; refusing"),
+    Case("Outputs", "same file for two outputs", embed("edges.csv", "features.csv",
+                                                        "--attention", "./out.csv"),
+         r"\./out\.csv: the same file is given for two outputs \('out\.csv'\); refusing"),
+    Case("Outputs", "output path is a directory",
+         ["embed", "edges.csv", "features.csv", "-o", "outdir"],
+         r"outdir: is a directory, expected an output file path", setup=_mkdir("outdir")),
+    Case("Outputs", "disk full while writing (simulated)", embed(),
+         r"out\.csv: could not write: No space left on device", simulate="disk-full"),
+    Case("Outputs", "Ctrl-C while writing (simulated)", embed(), r"interrupted", code=130,
+         simulate="interrupt"),
+    Case("Outputs", "unknown output extension",
+         ["embed", "edges.csv", "features.csv", "-o", "out.parquet"],
+         r"out\.parquet: unknown output extension; use \.csv, \.tsv, \.npy"),
+    # -- numbers ----------------------------------------------------------------------------
+    Case("Numbers", "features of magnitude 1e30 (accepted: finite attention)",
+         embed("edges.csv", "huge.csv", "-q", "--attention", "att.csv"), "", code=0,
+         files={"huge.csv": b"id,x0,x1,x2\na,1e30,-1e30,2e30\nb,1e30,1e30,0\nc,-3e30,0,1e30\n"
+                            b"d,1e4,-1e4,0\n"}),
+    Case("Numbers", "float32 overflow in the output",
+         embed("edges.csv", "huge.csv", "-w", "big_weights.npz"),
+         r"out\.csv: \d+ of 8 embedding values are inf/NaN \(float32 overflow\?\); nothing "
+         r"written",
+         files={"huge.csv": b"id,x0,x1,x2\na,1e30,1e30,1e30\nb,1e30,1e30,1e30\n"
+                            b"c,1e30,1e30,1e30\nd,1e30,1e30,1e30\n",
+                "big_weights.npz": npz(**weights_arrays(scale=1e10))}),
+    # -- usage (exit 2) ---------------------------------------------------------------------
+    Case("Usage", "--attention - with embeddings on stdout",
+         ["embed", "edges.csv", "features.csv", "--attention", "-"],
+         r"--attention - needs the embeddings in a file", code=2),
+    Case("Usage", "both inputs from stdin", ["embed", "-", "-"],
+         r"only one of GRAPH and FEATURES can be read from stdin", code=2),
+]
+
+
+def case_id(case: Case) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", f"{case.group} {case.what}".lower()).strip("-")
+
+
+def make_case_dir(case: Case, root: Path) -> Path:
+    """Create the base files and the case's files in ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name, data in {**BASE_FILES, **case.files}.items():
+        (root / name).write_bytes(data)
+    if case.setup is not None:
+        case.setup(root)
+    return root
+
+
+def listing(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> content), to compare before and after."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file()}
+
+
+# -- simulated failures (the same patches in-process and in a subprocess) --------------------
+
+
+class FailingFile:
+    """A file object that accepts ``limit`` bytes, then raises ``error`` (a full disk, or
+    Ctrl-C arriving in the middle of a write)."""
+
+    def __init__(self, raw, limit: int, error: BaseException) -> None:
+        self.raw, self.limit, self.error, self.written = raw, limit, error, 0
+
+    def write(self, data) -> int:
+        data = memoryview(data).cast("B")
+        room = self.limit - self.written
+        if len(data) > room:
+            self.raw.write(data[:room])
+            self.written = self.limit
+            raise self.error
+        self.written += len(data)
+        return self.raw.write(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.raw, name)
+
+    def __enter__(self) -> FailingFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.raw.close()
+
+
+def simulate(kind: str, patch: Callable[[object, str, object], None] = setattr) -> None:
+    """Install the failure ``kind`` with ``patch(obj, name, value)`` (monkeypatch.setattr
+    in tests, plain setattr in a subprocess)."""
+    import builtins
+
+    import gatcli.io.atomic as atomic
+    import gatcli.io.readers as readers
+
+    if kind.startswith("deny-read:"):
+        denied = kind.split(":", 1)[1]
+
+        def deny(path, *args, **kwargs):
+            if os.path.basename(str(path)) == denied:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return builtins.open(path, *args, **kwargs)
+
+        patch(readers, "open", deny)
+    elif kind == "deny-write":
+        real_access = os.access
+        patch(atomic.os, "access",
+              lambda path, mode, **kw: False if mode & os.W_OK else real_access(path, mode))
+    elif kind in ("disk-full", "interrupt"):
+        error = (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)) if kind == "disk-full"
+                 else KeyboardInterrupt())
+        real_open = atomic._open_temp
+        patch(atomic, "_open_temp", lambda fd: FailingFile(real_open(fd), 40, error))
+    else:
+        raise ValueError(kind)
+
+
+SIMULATING_GAT = (
+    "import sys; sys.path.insert(0, {tests!r}); import error_cases; "
+    "error_cases.simulate(sys.argv[1]); sys.argv = ['gat'] + sys.argv[2:]; "
+    "from gatcli.cli import main; main()"
+)
+
+
+def gat_command(case: Case, gat: str) -> list[str]:
+    """The command line running ``case`` with the installed ``gat`` (or, for a simulated
+    failure, the same entry point in a Python that installs the failure first)."""
+    if case.simulate is None:
+        return [gat, *case.args]
+    program = SIMULATING_GAT.format(tests=str(TESTS_DIR))
+    return [sys.executable, "-c", program, case.simulate, *case.args]
+
+
+def run_installed(case: Case, root: Path, gat: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1"}
+    return subprocess.run(gat_command(case, gat), cwd=root, capture_output=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=120)
