@@ -177,23 +177,37 @@ def measure(python: str, impl: str, folder: Path, model_name: str, repeats: int,
 # -- the whole command ----------------------------------------------------------------------
 
 
+#: ``gat`` with its own peak RSS (VmHWM, which the kernel keeps per address space) printed at
+#: exit: a child's ru_maxrss would include the peak of this (larger) harness process.
+LAUNCH = """
+import atexit, sys
+def _peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            sys.stderr.write("gat-bench: peak " + line.split()[1] + " kB\\n")
+atexit.register(_peak)
+sys.argv[0] = "gat"
+from gatcli.cli import main
+main()
+"""
+
+
 def run_command(args: list[str]) -> tuple[float, float, dict[str, float]]:
     """Wall time (s), peak RSS (MB) and the --timings phases of one ``gat embed`` run."""
-    gat = shutil.which("gat", path=str(Path(sys.executable).parent)) or shutil.which("gat")
     t0 = time.perf_counter()
-    proc = subprocess.Popen([gat, "embed", *args, "--timings", "-q"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    stderr = proc.stderr.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run([sys.executable, "-c", LAUNCH, "embed", *args, "--timings", "-q"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wall = time.perf_counter() - t0
-    if status != 0:
-        raise RuntimeError(f"gat embed {' '.join(args)} failed:\n{stderr}")
-    phases = {}
-    for line in stderr.splitlines():
+    if proc.returncode != 0:
+        raise RuntimeError(f"gat embed {' '.join(args)} failed:\n{proc.stderr}")
+    phases, peak = {}, 0.0
+    for line in proc.stderr.splitlines():
         if line.startswith("gat: timing "):
             *name, seconds, _ = line[len("gat: timing "):].split()
             phases[" ".join(name)] = float(seconds)
-    return wall, usage.ru_maxrss / 1024, phases
+        elif line.startswith("gat-bench: peak "):
+            peak = int(line.split()[2]) / 1024
+    return wall, peak, phases
 
 
 def command_case(folder: Path, source: str, repeats: int, scratch: Path) -> dict:

@@ -357,7 +357,8 @@ def gat_layer(
     def work(start: int, stop: int, block: Graph, scratch: np.ndarray) -> None:
         degrees = block.in_degrees
         # one contiguous table row per edge, into a reused buffer (no page faults per block)
-        gathered = np.take(table, block.sources, axis=0, out=scratch[: block.n_edges])
+        gathered = np.take(table, block.sources, axis=0, out=scratch[: block.n_edges],
+                           mode="clip")  # (indices are valid; "raise" would buffer `out`)
         if spec.kind == "gat":
             logits = np.repeat(dst_terms[start:stop], degrees, axis=0)
             logits += gathered[:, hw : hw + heads]
