@@ -339,6 +339,17 @@ def gat_layer(
             rec("linear", messages)
             rec("linear_dst", target_side)
     shift = softmax_shift(low, high, dtype)
+    if shift is not None:
+        shift = np.append(shift, dtype.type(0))  # (H + 1,): nothing off the column of zeros
+    # how many table columns each of the H + 1 columns of p multiplies: F' per head, and
+    # the rest of the table by the last column (1)
+    spread = np.array([width] * heads + [table.shape[1] - hw], dtype=np.intp)
+    # (E,) target of every edge: per-edge copies of target rows are then gathers, which
+    # release the GIL (np.repeat does not)
+    edge_targets = graph.targets()
+    if spec.kind == "gat":
+        dst_extended = np.zeros((n, heads + 1), dtype=dtype)  # [a_dst . Wh_i | 0]
+        dst_extended[:, :heads] = dst_terms
 
     concat = spec.concat
     out_dim = hw if concat else width
@@ -355,20 +366,21 @@ def gat_layer(
         kept.setdefault(name, {})[start] = np.array(value, copy=True)
 
     def work(start: int, stop: int, block: Graph, scratch: np.ndarray) -> None:
-        degrees = block.in_degrees
+        lo, hi = int(graph.indptr[start]), int(graph.indptr[stop])
         # one contiguous table row per edge, into a reused buffer (no page faults per block)
         gathered = np.take(table, block.sources, axis=0, out=scratch[: block.n_edges],
                            mode="clip")  # (indices are valid; "raise" would buffer `out`)
         if spec.kind == "gat":
-            logits = np.repeat(dst_terms[start:stop], degrees, axis=0)
-            logits += gathered[:, hw : hw + heads]
+            logits = np.take(dst_extended, edge_targets[lo:hi], axis=0, mode="clip")
+            logits[:, :heads] += gathered[:, hw : hw + heads]
             if rec:
-                keep("scores", start, logits)
+                keep("scores", start, logits[:, :heads])
             _leaky_relu_inplace(logits, slope)
             if rec:
-                keep("leaky_relu", start, logits)
+                keep("leaky_relu", start, logits[:, :heads])
         else:
-            pairs = np.repeat(target_side[start:stop].reshape(-1, hw), degrees, axis=0)
+            pairs = np.take(target_side.reshape(n, hw), edge_targets[lo:hi], axis=0,
+                            mode="clip")
             pairs += gathered[:, :hw]
             pairs = pairs.reshape(-1, heads, width)
             if rec:
@@ -376,26 +388,30 @@ def gat_layer(
             _leaky_relu_inplace(pairs, slope)
             if rec:
                 keep("leaky_relu", start, pairs)
-            logits = np.einsum("ehf,hf->eh", pairs, att)
+            logits = np.zeros((block.n_edges, heads + 1), dtype=dtype)
+            np.einsum("ehf,hf->eh", pairs, att, out=logits[:, :heads])
             del pairs
             if rec:
-                keep("scores", start, logits)
+                keep("scores", start, logits[:, :heads])
+        # (E_b, H + 1): the logits and a last column of zeros, whose exp is the 1 that
+        # leaves the table's other columns as they are in the flat product below
         logits -= shift if shift is not None else _row_maxima(logits, block.indptr)
-        weights = np.exp(logits, out=logits)  # p_ij, unnormalised: (E_b, H)
-        gathered[:, hw : hw + heads] = weights
-        # p_ij Wh_j: a flat product with p repeated over each head's F' features is faster
-        # than broadcasting over a short last axis
-        np.multiply(gathered[:, :hw], np.repeat(weights, width, axis=1), out=gathered[:, :hw])
+        weights = np.exp(logits, out=logits)  # p_ij, unnormalised
+        gathered[:, hw : hw + heads] = weights[:, :heads]
+        # [p_ij Wh_j | p_ij | ...]: one flat product over whole contiguous rows; multiplying
+        # a column slice, or broadcasting over a short last axis, is several times slower
+        np.multiply(gathered, np.repeat(weights, spread, axis=1), out=gathered)
         # [sum p Wh | sum p | (unused)]: the whole table width, so no copy is needed
         sums = _row_sums(block, gathered)
-        totals = sums[:, hw : hw + heads]
+        totals = np.ones((block.n_nodes, heads + 1), dtype=dtype)
+        totals[:, :heads] = sums[:, hw : hw + heads]
         totals[totals == 0] = 1  # rows without edges: 0 / 1 = 0
-        agg = sums[:, :hw]
-        agg /= np.repeat(totals, width, axis=1)
-        agg = agg.reshape(-1, heads, width)
+        np.divide(sums, np.repeat(totals, spread, axis=1), out=sums)
+        agg = sums[:, :hw].reshape(-1, heads, width)
         if alpha_all is not None:
-            lo, hi = int(graph.indptr[start]), int(graph.indptr[stop])
-            np.divide(weights, np.repeat(totals, degrees, axis=0), out=alpha_all[lo:hi])
+            np.divide(weights[:, :heads],
+                      np.take(totals[:, :heads], edge_targets[lo:hi] - start, axis=0),
+                      out=alpha_all[lo:hi])
         if rec:
             keep("aggregate", start, agg)
         out_b = agg.reshape(-1, hw) if concat else agg.mean(axis=1)
