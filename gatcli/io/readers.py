@@ -468,25 +468,53 @@ def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
                            f"{arrays[key].shape}, expected a 1-D integer array", name)
     parts = [arrays[key] for key in SPARSE_NPZ_KEYS[fmt]]
     try:
+        # Every index is checked here, in int64, before scipy sees the arrays: its
+        # constructors downcast indices and trust them, and its C++ routines can corrupt
+        # memory on inconsistent ones.
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             if fmt == "coo":
                 data, row, col = parts
                 if row.shape != data.shape or col.shape != data.shape:
                     raise ValueError("row, col and data differ in length")
-                if data.size and (min(row.min(), col.min()) < 0
-                                  or max(row.max(), col.max()) >= n_nodes):
-                    raise ValueError("row or column index out of range")
-                matrix = sp.coo_array((data, (row, col)), shape=(n_nodes, n_nodes))
+                _check_indices(row, n_nodes, "row")
+                _check_indices(col, n_nodes, "col")
+                matrix = sp.coo_array((data, (row.astype(np.int64), col.astype(np.int64))),
+                                      shape=(n_nodes, n_nodes))
             elif fmt == "dia":
-                matrix = sp.dia_array(tuple(parts), shape=(n_nodes, n_nodes))
+                data, offsets = parts
+                if data.ndim != 2 or data.shape[0] != offsets.shape[0]:
+                    raise ValueError("data must be 2-D with one row per offset")
+                if np.unique(offsets).shape != offsets.shape:
+                    raise ValueError("repeated offsets")
+                matrix = sp.dia_array((data, offsets.astype(np.int64)),
+                                      shape=(n_nodes, n_nodes))
             else:
+                data, indices, indptr = parts
+                block = data.shape[1:] if fmt == "bsr" else ()
+                if fmt == "bsr" and (len(block) != 2 or 0 in block
+                                     or n_nodes % block[0] or n_nodes % block[1]):
+                    raise ValueError(f"bsr blocks of shape {block} do not tile the matrix")
+                major = n_nodes // block[0] if block else n_nodes
+                minor = n_nodes // block[1] if block else n_nodes
+                if data.ndim != 1 + len(block) or data.shape[0] != indices.shape[0]:
+                    raise ValueError("data and indices differ in length")
+                ptr = indptr.astype(np.int64)
+                if (ptr.shape != (major + 1,) or ptr[0] != 0 or ptr[-1] != indices.shape[0]
+                        or (np.diff(ptr) < 0).any()):
+                    raise ValueError(f"indptr must rise from 0 to {indices.shape[0]} in "
+                                     f"{major + 1} steps")
+                _check_indices(indices, minor, "indices")
                 cls = {"csr": sp.csr_array, "csc": sp.csc_array, "bsr": sp.bsr_array}[fmt]
-                matrix = cls(tuple(parts), shape=(n_nodes, n_nodes))
-                matrix.check_format(full_check=True)
+                matrix = cls((data, indices.astype(np.int64), ptr), shape=(n_nodes, n_nodes))
     except (ValueError, TypeError, IndexError, OverflowError, RuntimeWarning) as exc:
         raise GatError(f"inconsistent {fmt} matrix arrays ({exc})", name) from None
     return matrix
+
+
+def _check_indices(index: np.ndarray, size: int, key: str) -> None:
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= size):
+        raise ValueError(f"{key} must be in 0..{size - 1}")
 
 
 MTX_SYMMETRIES = ("general", "symmetric", "skew-symmetric", "hermitian")
