@@ -51,9 +51,11 @@ GAT_STEPS = ("linear", "scores_dst", "scores_src", "scores", "leaky_relu", "soft
 GATV2_STEPS = ("linear", "linear_dst", "pairs", "leaky_relu", "scores", "softmax",
                "aggregate", "heads", "output")
 
-#: Per-edge budget of one block when no block size is given: bounds the temporaries
-#: (about 400 bytes per edge of a block for 8 heads x 8, two blocks in flight).
+#: Edges of one block when no block size is given, for a node table of ``TABLE_WIDTH``
+#: columns (8 heads x 8 + 2 x 8 terms); wider tables get proportionally fewer edges a block,
+#: narrower ones more. Bounds the temporaries: about 5 MB a block (float32), two in flight.
 EDGES_PER_BLOCK = 1 << 14
+TABLE_WIDTH = 80
 #: Threads working on blocks at the same time.
 THREADS = max(1, min(2, os.cpu_count() or 1))
 
@@ -198,10 +200,12 @@ def aggregate(graph: Graph, alpha: np.ndarray, values: np.ndarray) -> np.ndarray
     return out
 
 
-def block_bounds(indptr: np.ndarray, block_size: int | None = None) -> list[tuple[int, int]]:
+def block_bounds(indptr: np.ndarray, block_size: int | None = None,
+                 edges_per_block: int | None = None) -> list[tuple[int, int]]:
     """Row ranges [start, stop) covering all targets.
 
-    block_size: rows per block; None chooses blocks of about ``EDGES_PER_BLOCK`` edges.
+    block_size: rows per block; None chooses blocks of about ``edges_per_block`` edges
+    (default ``EDGES_PER_BLOCK``).
     """
     n = indptr.shape[0] - 1
     if n == 0:
@@ -209,7 +213,8 @@ def block_bounds(indptr: np.ndarray, block_size: int | None = None) -> list[tupl
     if block_size is not None:
         cuts = list(range(0, n, block_size)) + [n]
     else:
-        marks = np.arange(EDGES_PER_BLOCK, int(indptr[-1]), EDGES_PER_BLOCK)
+        budget = max(1, edges_per_block or EDGES_PER_BLOCK)
+        marks = np.arange(budget, int(indptr[-1]), budget)
         inner = np.unique(np.searchsorted(indptr, marks, side="right") - 1)
         cuts = [0] + [int(c) for c in inner if 0 < c < n] + [n]
     return list(zip(cuts[:-1], cuts[1:]))
@@ -241,7 +246,8 @@ def _map_blocks(work: Callable[[int, int, Graph, np.ndarray], None], graph: Grap
     any order; ``scratch`` is a (max block edges, columns) buffer owned by the call.
     progress(done_targets, total_targets) after each block, from this thread."""
     n = graph.n_nodes
-    bounds = block_bounds(graph.indptr, block_size)
+    budget = max(1, EDGES_PER_BLOCK * TABLE_WIDTH // max(columns, 1))
+    bounds = block_bounds(graph.indptr, block_size, budget)
     if not bounds:
         return
     cuts = graph.indptr[[start for start, _ in bounds] + [n]]

@@ -72,8 +72,8 @@ def test_default_blocks_are_small_and_equal_to_one_block(monkeypatch):
     model = init_model(specs, seed=0)
     x = np.random.default_rng(0).standard_normal((n, 5))
     whole = forward(model, x, src, dst, block_size=n, keep_attention=True)
-    monkeypatch.setattr(layer_module, "EDGES_PER_BLOCK", 37)
-    assert len(layer_module.block_bounds(whole.graphs[0].indptr)) > 20
+    monkeypatch.setattr(layer_module, "EDGES_PER_BLOCK", 8)
+    assert len(layer_module.block_bounds(whole.graphs[0].indptr, None, 30)) > 20
     blocked = forward(model, x, src, dst, keep_attention=True)
     assert np.array_equal(blocked.embeddings, whole.embeddings)
     for a, b in zip(blocked.attention, whole.attention):
