@@ -129,10 +129,10 @@ EXAMPLES = readme_examples()
 def test_readme_example(scratch: Path, line: int, command: str, expected: list[str]) -> None:
     env = dict(os.environ, COLUMNS="80", NO_COLOR="1", TERM="dumb")
     env.pop("FORCE_COLOR", None)
-    done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env,
-                          capture_output=True, text=True, timeout=120)
-    actual = (done.stdout + done.stderr).rstrip("\n").splitlines()
-    assert done.returncode == 0, f"README.md:{line}: exit {done.returncode}\n{done.stderr}"
+    done = subprocess.run(["bash", "-c", command], cwd=scratch, env=env, text=True,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    actual = done.stdout.rstrip("\n").splitlines()
+    assert done.returncode == 0, f"README.md:{line}: exit {done.returncode}\n{done.stdout}"
     assert output_matches(expected, actual), (
         f"README.md:{line}: `{command}` printed:\n" + "\n".join(actual)
         + "\n--- but the README shows:\n" + "\n".join(expected))

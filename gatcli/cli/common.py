@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import typer
@@ -106,29 +106,71 @@ class Timings:
         err.print(f"gat: timing {'total':<16} {total:8.3f} s", markup=False)
 
 
-@contextlib.contextmanager
-def layer_progress(
-    enabled: bool, n_layers: int
-) -> Iterator[Callable[[int, int, int], None] | None]:
-    """A rich progress bar on stderr for the layers' blocks, or None when not wanted."""
-    if not enabled:
-        yield None
-        return
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+class RunProgress:
+    """A transient rich progress display on stderr: indeterminate phases (reading, writing)
+    and one bar per layer that advances as its blocks finish. Disabled, every method is a
+    no-op, so callers need no conditionals."""
 
-    columns = (TextColumn("{task.description}"), BarColumn(),
-               TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        tasks: dict[int, int] = {}
+    def __init__(self, enabled: bool, n_layers: int = 1) -> None:
+        self.enabled = enabled
+        self.n_layers = n_layers
+        self._bar = None
+        self._layers: dict[int, int] = {}
 
-        def update(layer: int, done: int, total: int) -> None:
-            if layer not in tasks:
-                tasks[layer] = bar.add_task(f"layer {layer + 1}/{n_layers}", total=total)
-            bar.update(tasks[layer], completed=done)
+    def __enter__(self) -> RunProgress:
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-        yield update
+            columns = (TextColumn("{task.description:<16}"), BarColumn(),
+                       TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+            self._bar = Progress(*columns, console=err, transient=True)
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """An indeterminate bar for the duration of a phase."""
+        if self._bar is None:
+            yield
+            return
+        task = self._bar.add_task(name, total=None)
+        try:
+            yield
+        finally:
+            self._bar.update(task, total=1, completed=1)
+
+    def layers(self, n_layers: int) -> None:
+        self.n_layers = n_layers
+
+    def block_done(self, layer: int, done: int, total: int) -> None:
+        """forward's progress callback: ``done`` of ``total`` targets of ``layer``."""
+        if self._bar is None:
+            return
+        if layer not in self._layers:
+            self._layers[layer] = self._bar.add_task(f"layer {layer + 1}/{self.n_layers}",
+                                                     total=total)
+        self._bar.update(self._layers[layer], completed=done)
 
 
-def progress_wanted(quiet: bool, n_edges: int) -> bool:
-    """Progress only for a terminal, and only when the work is long enough to matter."""
-    return not quiet and err.is_terminal and n_edges >= 2_000_000
+#: Inputs at least this large (bytes) make a run long enough for a progress display.
+PROGRESS_INPUT_BYTES = 20_000_000
+
+
+def progress_wanted(choice: bool | None, quiet: bool, inputs: list[str]) -> bool:
+    """--progress forces it, --no-progress or --quiet turn it off; by default it shows when
+    stderr is a terminal and the inputs are large enough for the run to take a while."""
+    if quiet or choice is False:
+        return False
+    if not err.is_terminal:
+        return False
+    if choice:
+        return True
+    size = 0
+    for path in inputs:
+        with contextlib.suppress(OSError):
+            size += os.path.getsize(path)
+    return size >= PROGRESS_INPUT_BYTES

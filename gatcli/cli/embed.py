@@ -10,19 +10,27 @@ import typer
 
 from gatcli.cli import options
 from gatcli.cli.common import (
+    RunProgress,
     Timings,
-    layer_progress,
     progress_wanted,
     reporting_errors,
     say,
     usage_error,
 )
-from gatcli.cli.options import FEATURES_HELP, GRAPH_HELP, OUTPUT, RUN, DType, LayerType
+from gatcli.cli.options import (
+    FEATURES_HELP,
+    GRAPH_HELP,
+    OUTPUT,
+    RUN,
+    DType,
+    LayerType,
+    quick_model,
+)
 from gatcli.forward import forward_graphs, layer_graphs
 from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
 from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.writers import write_attention, write_embeddings
-from gatcli.model.build import QuickModel, resolve_model
+from gatcli.model.build import resolve_model
 from gatcli.model.weights import save_weights
 
 
@@ -62,6 +70,7 @@ def embed(
     timings: bool = typer.Option(False, "--timings", rich_help_panel=RUN,
                                  help="Print the time of each phase on stderr."),
     quiet: bool = options.QUIET,
+    progress: bool | None = options.PROGRESS,
     debug: bool = options.DEBUG,
 ) -> None:
     """Compute node embeddings (and attention) with a graph attention network.
@@ -73,45 +82,40 @@ def embed(
         raise usage_error("--attention - needs the embeddings in a file (-o FILE)")
     if graph == STDIO and features == STDIO:
         raise usage_error("only one of GRAPH and FEATURES can be read from stdin")
-    quick = QuickModel(layers, hidden, heads, out_dim, out_heads, concat, negative_slope,
-                       activation, layer_type.value if layer_type else None, bias)
+    quick = quick_model(layers, hidden, heads, out_dim, out_heads, concat, negative_slope,
+                        activation, layer_type, bias)
     clock = Timings()
-    with reporting_errors(debug):
-        if activation is not None and activation not in (
-                "none", "elu", "relu", "leaky_relu", "tanh", "sigmoid"):
-            raise usage_error(f"--activation {activation!r}: expected one of elu, relu, "
-                              "leaky_relu, tanh, sigmoid, none")
+    bar = RunProgress(progress_wanted(progress, quiet, [graph, features]))
+    with reporting_errors(debug), bar:
         inputs = [graph, features] + [p for p in (weights, config) if p]
         outputs = [p for p in (output, attention, save_weights_to) if p is not None]
         for k, path in enumerate(outputs):
             check_output_path(path, inputs, outputs[:k])
-        with clock.phase("read features"):
+        with clock.phase("read features"), bar.phase("read features"):
             feats = read_features(features, allow_nonfinite=allow_nonfinite)
-        with clock.phase("read graph"):
+        with clock.phase("read graph"), bar.phase("read graph"):
             sources, targets = read_graph(graph, NodeIndex.of(feats))
         notes: list[str] = []
         model = resolve_model(feats.values.shape[1], weights=weights, config=config,
                               quick=quick, seed=seed, self_loops=self_loops, notes=notes)
         for note in notes:
             say(note, quiet)
-        show_bar = progress_wanted(quiet, int(sources.shape[0]) * len(model.layers))
+        bar.layers(len(model.layers))
         with clock.phase("build CSR"):
             graphs = layer_graphs(model, sources, targets, feats.n_nodes,
                                   undirected=undirected)
-        with layer_progress(show_bar, len(model.layers)) as progress:
-            layer_start = [time.perf_counter()]
+        layer_start = [time.perf_counter()]
 
-            def block_done(layer: int, done: int, total: int) -> None:
-                if progress:
-                    progress(layer, done, total)
-                if done == total:  # the layer's last block: one phase per layer
-                    now = time.perf_counter()
-                    clock.phases.append((f"layer {layer + 1}", now - layer_start[0]))
-                    layer_start[0] = now
+        def block_done(layer: int, done: int, total: int) -> None:
+            bar.block_done(layer, done, total)
+            if done == total:  # the layer's last block: one phase per layer
+                now = time.perf_counter()
+                clock.phases.append((f"layer {layer + 1}", now - layer_start[0]))
+                layer_start[0] = now
 
-            result = forward_graphs(model, feats.values, graphs, dtype=np.dtype(dtype.value),
-                                    keep_attention=attention is not None,
-                                    block_size=block_size, progress=block_done)
+        result = forward_graphs(model, feats.values, graphs, dtype=np.dtype(dtype.value),
+                                keep_attention=attention is not None,
+                                block_size=block_size, progress=block_done)
         for k, count in enumerate(result.nodes_without_in_edges()):
             if count:
                 say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is zero "
@@ -119,7 +123,7 @@ def embed(
         ids = feats.id_labels()
         # All files appear together or none does; stdout is written last, so a reader
         # that closes it early (| head) costs no file.
-        with clock.phase("write"), atomic_outputs():
+        with clock.phase("write"), bar.phase("write"), atomic_outputs():
             if save_weights_to:
                 save_weights(model, save_weights_to)
             if attention == STDIO:

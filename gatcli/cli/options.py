@@ -14,7 +14,7 @@ from gatcli.cli.common import usage_error
 from gatcli.model.build import QuickModel
 from gatcli.model.spec import ACTIVATIONS
 
-MODEL = "Model (ignored with --weights, which stores its architecture)"
+MODEL = "Model (with --weights the file decides the architecture)"
 INPUT = "Input"
 OUTPUT = "Output"
 RUN = "Run"
@@ -38,7 +38,8 @@ FEATURES_HELP = ("Node features: CSV/TSV with a header (first column 'id' or 'no
 
 WEIGHTS = typer.Option(
     None, "--weights", "-w", rich_help_panel=MODEL, show_default=False,
-    help="Load weights (.npz from --save-weights); the architecture comes from the file.")
+    help="Load weights: an .npz from --save-weights, or a PyTorch Geometric state_dict "
+         "export (GATConv/GATv2Conv); the architecture comes from the file.")
 CONFIG = typer.Option(
     None, "--config", "-c", rich_help_panel=MODEL, show_default=False,
     help="YAML model: a list of layers (see docs/formats.md).")
@@ -81,6 +82,10 @@ ALLOW_NONFINITE = typer.Option(False, "--allow-nonfinite", rich_help_panel=INPUT
                                help="Accept NaN/inf feature values.")
 QUIET = typer.Option(False, "--quiet", "-q", rich_help_panel=RUN,
                      help="No messages or progress on stderr (errors still).")
+PROGRESS = typer.Option(
+    None, "--progress/--no-progress", rich_help_panel=RUN, show_default=False,
+    help="Progress bars on stderr (reading, each layer, writing); only on a terminal.  "
+         "[default: for large inputs]")
 DEBUG = typer.Option(False, "--debug", rich_help_panel=RUN, help="Show tracebacks of errors.")
 
 
