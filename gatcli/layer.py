@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -220,11 +220,6 @@ def block_bounds(indptr: np.ndarray, block_size: int | None = None,
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def _blocks(graph: Graph, block_size: int | None) -> Iterator[tuple[int, int, Graph]]:
-    for start, stop in block_bounds(graph.indptr, block_size):
-        yield start, stop, graph.block(start, stop)
-
-
 def _row_sums(block: Graph, rows: np.ndarray) -> np.ndarray:
     """rows: (E_b, C) -> (n_b, C) sums of each target's rows, in edge order (zeros if none).
 
@@ -272,11 +267,14 @@ def _map_blocks(work: Callable[[int, int, Graph, np.ndarray], None], graph: Grap
                 progress(stop, n)
         return
     done = 0
-    with ThreadPoolExecutor(threads) as pool:
+    pool = ThreadPoolExecutor(threads)
+    try:
         for rows in pool.map(run, *zip(*bounds)):
             done += rows
             if progress:
                 progress(done, n)
+    finally:  # on an error or Ctrl-C, drop the queued blocks instead of running them all
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def gat_layer(
