@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -77,7 +79,28 @@ def atomic_outputs() -> Iterator[None]:
     _commit(group)
 
 
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Hold back SIGINT for a few system calls: it is delivered (as KeyboardInterrupt) right
+    after the block, so a temporary file is never created without being known to the code
+    that removes it, and a group of renames is never cut in half."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+            signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _commit(group: list[tuple[str, Path]]) -> None:
+    with _ctrl_c_deferred():
+        _rename_all(group)
+
+
+def _rename_all(group: list[tuple[str, Path]]) -> None:
     for k, (tmp, target) in enumerate(group):
         try:
             os.replace(tmp, target)
@@ -86,6 +109,19 @@ def _commit(group: list[tuple[str, Path]]) -> None:
                 with contextlib.suppress(OSError):
                     os.unlink(rest)
             raise GatError(f"could not write: {exc.strerror or exc}", str(target)) from exc
+
+
+def _make_temp(target: Path, directory: Path, path: str) -> tuple[int, str]:
+    """(fd, name) of a new temporary file beside ``target``."""
+    try:
+        return tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except FileNotFoundError:
+        raise GatError(f"output directory {str(directory)!r} does not exist", path) from None
+    except PermissionError:
+        raise GatError(f"no permission to write in {str(directory)!r}", path) from None
+    except OSError as exc:
+        raise GatError(f"could not create a file in {str(directory)!r}: "
+                       f"{exc.strerror or exc}", path) from None
 
 
 def _open_temp(fd: int) -> BinaryIO:
@@ -103,16 +139,10 @@ def atomic_writer(path: str) -> Iterator[BinaryIO]:
         return
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
+    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except FileNotFoundError:
-        raise GatError(f"output directory {str(directory)!r} does not exist", path) from None
-    except PermissionError:
-        raise GatError(f"no permission to write in {str(directory)!r}", path) from None
-    except OSError as exc:
-        raise GatError(f"could not create a file in {str(directory)!r}: "
-                       f"{exc.strerror or exc}", path) from None
-    try:
+        with _ctrl_c_deferred():  # a Ctrl-C now arrives only once ``tmp`` is known
+            fd, tmp = _make_temp(target, directory, path)
         with _open_temp(fd) as handle:
             yield handle
             handle.flush()
@@ -129,8 +159,9 @@ def atomic_writer(path: str) -> Iterator[BinaryIO]:
         else:
             os.replace(tmp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
             raise GatError(f"could not write: {exc.strerror or exc}", path) from exc
         raise
