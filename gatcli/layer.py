@@ -17,15 +17,16 @@ bias are added, and the layer's activation applied.
 
 How it is computed (see benchmarks/RESULTS.md for what each choice gained):
 
-* The per-node attention terms come out of the same matrix product as Wh (the attention
-  vectors are folded into extra rows of W), into one node table ``[Wh | a_src.Wh | a_dst.Wh]``
-  of width H*F' + 2H, so each edge costs one gather of one contiguous row.
+* The per-node attention terms come out of a matrix product with x (the attention vectors
+  are folded into rows of W), kept apart from the message table Wh: (N, H*F'), so each edge
+  costs one gather of one contiguous Wh row (256 bytes for 8 x 8 float32: four cache lines)
+  and two gathers of H terms.
 * Softmax is shift-invariant. When the spread of the scores allows it (checked from per-node
   bounds, see :func:`softmax_shift`), one constant per head replaces every row's maximum;
   otherwise each row's maximum is subtracted.
-* The aggregation sums ``p_ij * [Wh_j | 1]`` over each row with one sparse product of
-  sequential indices and then divides by the summed ``p_ij``: the softmax's denominator comes
-  from the same pass, and no per-edge normalisation is done.
+* The aggregation sums ``p_ij * Wh_j`` and ``p_ij`` over each row with one sparse selector
+  of sequential indices (two products) and then divides by the summed ``p_ij``: no per-edge
+  normalisation is done.
 * Targets are processed in blocks of rows (about ``EDGES_PER_BLOCK`` edges each), two blocks
   at a time on two threads (numpy and scipy release the GIL). Every row's arithmetic is the
   same whatever the blocks, so results do not depend on the block size or the threads.
@@ -52,10 +53,10 @@ GATV2_STEPS = ("linear", "linear_dst", "pairs", "leaky_relu", "scores", "softmax
                "aggregate", "heads", "output")
 
 #: Edges of one block when no block size is given, for a node table of ``TABLE_WIDTH``
-#: columns (8 heads x 8 + 2 x 8 terms); wider tables get proportionally fewer edges a block,
-#: narrower ones more. Bounds the temporaries: about 5 MB a block (float32), two in flight.
+#: columns (8 heads x 8); wider tables get proportionally fewer edges a block, narrower ones
+#: more. Bounds the temporaries: about 5 MB a block (float32), two in flight.
 EDGES_PER_BLOCK = 1 << 14
-TABLE_WIDTH = 80
+TABLE_WIDTH = 64
 #: Threads working on blocks at the same time.
 THREADS = max(1, min(2, os.cpu_count() or 1))
 
@@ -220,18 +221,19 @@ def block_bounds(indptr: np.ndarray, block_size: int | None = None,
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-def _row_sums(block: Graph, rows: np.ndarray) -> np.ndarray:
-    """rows: (E_b, C) -> (n_b, C) sums of each target's rows, in edge order (zeros if none).
+def _row_sums(block: Graph, *arrays: np.ndarray) -> list[np.ndarray]:
+    """Each (E_b, C) array -> (n_b, C) sums of each target's rows, in edge order (zeros if
+    none).
 
-    A sparse product with the block's indptr and sequential indices: it streams ``rows``
-    once, and sums every target's edges in order, so the result of a row does not depend on
-    the block it is in.
+    Sparse products of one selector (the block's indptr, sequential indices, ones): each
+    streams its array once and sums every target's edges in order, so the result of a row
+    does not depend on the block it is in.
     """
     edges = block.n_edges
     index = np.int32 if edges < 2**31 - 1 else np.int64
-    selector = sp.csr_array((np.ones(edges, rows.dtype), np.arange(edges, dtype=index),
+    selector = sp.csr_array((np.ones(edges, arrays[0].dtype), np.arange(edges, dtype=index),
                              block.indptr.astype(index)), shape=(block.n_nodes, edges))
-    return selector @ rows
+    return [selector @ rows for rows in arrays]
 
 
 def _map_blocks(work: Callable[[int, int, Graph, np.ndarray], None], graph: Graph,
@@ -301,16 +303,17 @@ def gat_layer(
     hw = heads * width
     rec = (lambda name, value: recorder.record(layer_index, name, value)) if recorder else None
 
-    # The node table: columns [0, hw) are the messages (Wh, or W_l x for GATv2), [hw, hw+H)
-    # room for p_ij in the gathered copy (GAT: the source terms a_src . Wh_j), then for GAT
-    # the target terms a_dst . Wh_i.
+    # The node table: the messages (Wh, or W_l x for GATv2), (N, hw), one row gathered per
+    # edge. GAT's per-node terms are separate contiguous (N, H) arrays: gathering them apart
+    # costs less than widening every gathered row (and adding strided columns).
     if spec.kind == "gat":
         weight = p["lin.weight"]
-        rows = np.concatenate([weight, attention_rows(weight, p["att_src"]),
-                               attention_rows(weight, p["att_dst"])])
-        table = x @ rows.T  # (N, hw + 2H)
-        messages = table[:, :hw].reshape(n, heads, width)
-        src_terms, dst_terms = table[:, hw : hw + heads], table[:, hw + heads :]
+        table = x @ weight.T  # (N, hw)
+        terms = x @ np.concatenate([attention_rows(weight, p["att_src"]),
+                                    attention_rows(weight, p["att_dst"])]).T  # (N, 2H)
+        messages = table.reshape(n, heads, width)
+        src_terms = np.ascontiguousarray(terms[:, :heads])
+        dst_terms = np.ascontiguousarray(terms[:, heads:])
         # every logit <= LeakyReLU(max s + max d); every row's max >= LeakyReLU(min s + d_i)
         # (for slope >= 0, where LeakyReLU is monotone; otherwise no global shift)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -323,11 +326,10 @@ def gat_layer(
             rec("scores_dst", dst_terms)
             rec("scores_src", src_terms)
     else:
-        table = np.empty((n, hw + heads), dtype=dtype)
-        np.matmul(x, p["lin_l.weight"].T, out=table[:, :hw])
+        table = x @ p["lin_l.weight"].T  # (N, hw)
         if "lin_l.bias" in p:
-            table[:, :hw] += p["lin_l.bias"]
-        messages = table[:, :hw].reshape(n, heads, width)
+            table += p["lin_l.bias"]
+        messages = table.reshape(n, heads, width)
         if spec.share_weights:
             target_side = messages
         else:
@@ -343,17 +345,9 @@ def gat_layer(
             rec("linear", messages)
             rec("linear_dst", target_side)
     shift = softmax_shift(low, high, dtype)
-    if shift is not None:
-        shift = np.append(shift, dtype.type(0))  # (H + 1,): nothing off the column of zeros
-    # how many table columns each of the H + 1 columns of p multiplies: F' per head, and
-    # the rest of the table by the last column (1)
-    spread = np.array([width] * heads + [table.shape[1] - hw], dtype=np.intp)
     # (E,) target of every edge: per-edge copies of target rows are then gathers, which
     # release the GIL (np.repeat does not)
     edge_targets = graph.targets()
-    if spec.kind == "gat":
-        dst_extended = np.zeros((n, heads + 1), dtype=dtype)  # [a_dst . Wh_i | 0]
-        dst_extended[:, :heads] = dst_terms
 
     concat = spec.concat
     out_dim = hw if concat else width
@@ -374,14 +368,14 @@ def gat_layer(
         # one contiguous table row per edge, into a reused buffer (no page faults per block)
         gathered = np.take(table, block.sources, axis=0, out=scratch[: block.n_edges],
                            mode="clip")  # (indices are valid; "raise" would buffer `out`)
-        if spec.kind == "gat":
-            logits = np.take(dst_extended, edge_targets[lo:hi], axis=0, mode="clip")
-            logits[:, :heads] += gathered[:, hw : hw + heads]
+        if spec.kind == "gat":  # (E_b, H) a_dst . Wh_i + a_src . Wh_j
+            logits = np.take(dst_terms, edge_targets[lo:hi], axis=0, mode="clip")
+            logits += np.take(src_terms, block.sources, axis=0, mode="clip")
             if rec:
-                keep("scores", start, logits[:, :heads])
+                keep("scores", start, logits)
             _leaky_relu_inplace(logits, slope)
             if rec:
-                keep("leaky_relu", start, logits[:, :heads])
+                keep("leaky_relu", start, logits)
         else:
             pairs = np.take(target_side.reshape(n, hw), edge_targets[lo:hi], axis=0,
                             mode="clip")
@@ -392,29 +386,22 @@ def gat_layer(
             _leaky_relu_inplace(pairs, slope)
             if rec:
                 keep("leaky_relu", start, pairs)
-            logits = np.zeros((block.n_edges, heads + 1), dtype=dtype)
-            np.einsum("ehf,hf->eh", pairs, att, out=logits[:, :heads])
+            logits = np.einsum("ehf,hf->eh", pairs, att)
             del pairs
             if rec:
-                keep("scores", start, logits[:, :heads])
-        # (E_b, H + 1): the logits and a last column of zeros, whose exp is the 1 that
-        # leaves the table's other columns as they are in the flat product below
+                keep("scores", start, logits)
         logits -= shift if shift is not None else _row_maxima(logits, block.indptr)
-        weights = np.exp(logits, out=logits)  # p_ij, unnormalised
-        gathered[:, hw : hw + heads] = weights[:, :heads]
-        # [p_ij Wh_j | p_ij | ...]: one flat product over whole contiguous rows; multiplying
-        # a column slice, or broadcasting over a short last axis, is several times slower
-        np.multiply(gathered, np.repeat(weights, spread, axis=1), out=gathered)
-        # [sum p Wh | sum p | (unused)]: the whole table width, so no copy is needed
-        sums = _row_sums(block, gathered)
-        totals = np.ones((block.n_nodes, heads + 1), dtype=dtype)
-        totals[:, :heads] = sums[:, hw : hw + heads]
+        weights = np.exp(logits, out=logits)  # (E_b, H) p_ij, unnormalised
+        # p_ij Wh_j: one flat product over whole contiguous rows with p repeated F' times
+        # (a constant count is the fastest np.repeat); broadcasting over a short last axis
+        # is several times slower
+        np.multiply(gathered, np.repeat(weights, width, axis=1), out=gathered)
+        sums, totals = _row_sums(block, gathered, weights)  # (n_b, hw), (n_b, H)
         totals[totals == 0] = 1  # rows without edges: 0 / 1 = 0
-        np.divide(sums, np.repeat(totals, spread, axis=1), out=sums)
-        agg = sums[:, :hw].reshape(-1, heads, width)
+        np.divide(sums, np.repeat(totals, width, axis=1), out=sums)
+        agg = sums.reshape(-1, heads, width)
         if alpha_all is not None:
-            np.divide(weights[:, :heads],
-                      np.take(totals[:, :heads], edge_targets[lo:hi] - start, axis=0),
+            np.divide(weights, np.take(totals, edge_targets[lo:hi] - start, axis=0),
                       out=alpha_all[lo:hi])
         if rec:
             keep("aggregate", start, agg)
