@@ -34,6 +34,9 @@ How it is computed (see benchmarks/RESULTS.md for what each choice gained):
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import glob
 import os
 import queue
 from collections.abc import Callable
@@ -59,6 +62,9 @@ EDGES_PER_BLOCK = 1 << 14
 TABLE_WIDTH = 64
 #: Threads working on blocks at the same time.
 THREADS = max(1, min(2, os.cpu_count() or 1))
+#: Rows of x in one matrix product of :func:`_node_products` (a fixed split, so the result
+#: does not depend on the thread count).
+ROWS_PER_PRODUCT = 1 << 14
 
 
 class StepRecorder:
@@ -201,6 +207,56 @@ def aggregate(graph: Graph, alpha: np.ndarray, values: np.ndarray) -> np.ndarray
     return out
 
 
+@functools.cache
+def _blas_single_thread() -> Callable[[], object] | None:
+    """A call that limits the calling thread's BLAS (numpy's bundled OpenBLAS) to one
+    thread, or None when that library or its thread-local setting is not found.
+
+    Why: after a multithreaded product OpenBLAS's worker threads busy-wait for new work
+    (about 0.1 s), taking a core from the block threads that follow: 1M edges ran 20%
+    slower. Products split over this module's own threads, one BLAS thread each, leave no
+    spinning workers behind and keep the caller's BLAS setting untouched.
+    """
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(folder, "*openblas*")):
+        try:
+            local = ctypes.CDLL(path).openblas_set_num_threads_local  # OpenBLAS >= 0.3.27
+        except (OSError, AttributeError):
+            continue
+        local.argtypes, local.restype = [ctypes.c_int], ctypes.c_int
+        return functools.partial(local, 1)
+    return None
+
+
+def _node_products(x: np.ndarray, weight: np.ndarray, widths: tuple[int, ...],
+                  threads: int = 1) -> list[np.ndarray]:
+    """x: (N, F_in), weight: (sum(widths), F_in) -> x @ weight.T split by columns into
+    contiguous (N, widths[k]) arrays.
+
+    Computed in fixed chunks of ``ROWS_PER_PRODUCT`` rows on ``threads`` threads, each with
+    one BLAS thread when that can be set (see :func:`_blas_single_thread`).
+    """
+    n, cuts = x.shape[0], np.cumsum((0, *widths))
+    outs = [np.empty((n, w), dtype=np.result_type(x, weight)) for w in widths]
+    single = _blas_single_thread()
+    if single is None:
+        whole = x @ weight.T
+        for out, lo, hi in zip(outs, cuts[:-1], cuts[1:]):
+            out[...] = whole[:, lo:hi]
+        return outs
+    weight_t = weight.T
+
+    def chunk(start: int) -> None:
+        single()
+        part = x[start : start + ROWS_PER_PRODUCT] @ weight_t
+        for out, lo, hi in zip(outs, cuts[:-1], cuts[1:]):
+            out[start : start + ROWS_PER_PRODUCT] = part[:, lo:hi]
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(chunk, range(0, n, ROWS_PER_PRODUCT)))
+    return outs
+
+
 def block_bounds(indptr: np.ndarray, block_size: int | None = None,
                  edges_per_block: int | None = None) -> list[tuple[int, int]]:
     """Row ranges [start, stop) covering all targets.
@@ -302,18 +358,18 @@ def gat_layer(
     n, heads, width = graph.n_nodes, spec.heads, spec.out_dim
     hw = heads * width
     rec = (lambda name, value: recorder.record(layer_index, name, value)) if recorder else None
+    threads = 1 if rec else THREADS
 
     # The node table: the messages (Wh, or W_l x for GATv2), (N, hw), one row gathered per
     # edge. GAT's per-node terms are separate contiguous (N, H) arrays: gathering them apart
     # costs less than widening every gathered row (and adding strided columns).
     if spec.kind == "gat":
         weight = p["lin.weight"]
-        table = x @ weight.T  # (N, hw)
-        terms = x @ np.concatenate([attention_rows(weight, p["att_src"]),
-                                    attention_rows(weight, p["att_dst"])]).T  # (N, 2H)
+        rows = np.concatenate([weight, attention_rows(weight, p["att_src"]),
+                               attention_rows(weight, p["att_dst"])])
+        # (N, hw), (N, H), (N, H)
+        table, src_terms, dst_terms = _node_products(x, rows, (hw, heads, heads), threads)
         messages = table.reshape(n, heads, width)
-        src_terms = np.ascontiguousarray(terms[:, :heads])
-        dst_terms = np.ascontiguousarray(terms[:, heads:])
         # every logit <= LeakyReLU(max s + max d); every row's max >= LeakyReLU(min s + d_i)
         # (for slope >= 0, where LeakyReLU is monotone; otherwise no global shift)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -326,14 +382,17 @@ def gat_layer(
             rec("scores_dst", dst_terms)
             rec("scores_src", src_terms)
     else:
-        table = x @ p["lin_l.weight"].T  # (N, hw)
+        table, = _node_products(x, p["lin_l.weight"], (hw,), threads)  # (N, hw)
         if "lin_l.bias" in p:
             table += p["lin_l.bias"]
         messages = table.reshape(n, heads, width)
         if spec.share_weights:
             target_side = messages
         else:
-            target_side = linear_heads(x, p["lin_r.weight"], heads, p.get("lin_r.bias"))
+            target_side, = _node_products(x, p["lin_r.weight"], (hw,), threads)
+            if "lin_r.bias" in p:
+                target_side += p["lin_r.bias"]
+            target_side = target_side.reshape(n, heads, width)
         att = p["att"].reshape(heads, width)
         # |e_ij| <= sum_f |a_hf| * max(1, |s|) * (max |W_l x_jf| + max |W_r x_if|)
         with np.errstate(invalid="ignore", over="ignore"):
@@ -352,7 +411,7 @@ def gat_layer(
     concat = spec.concat
     out_dim = hw if concat else width
     if "res.weight" in p:
-        out = x @ p["res.weight"].T
+        out, = _node_products(x, p["res.weight"], (out_dim,), threads)
     else:
         out = np.empty((n, out_dim), dtype=dtype)
     bias = p.get("bias")
@@ -414,8 +473,7 @@ def gat_layer(
             out_b += bias
         out[start:stop] = apply_activation(out_b, spec.activation)
 
-    _map_blocks(work, graph, table.shape[1], dtype, block_size, 1 if rec else THREADS,
-                progress)
+    _map_blocks(work, graph, table.shape[1], dtype, block_size, threads, progress)
     if rec:
         for name, parts in kept.items():
             rec(name, np.concatenate([parts[k] for k in sorted(parts)]))
