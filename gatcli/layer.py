@@ -188,6 +188,23 @@ def _column_reduce(reduce: np.ufunc, a: np.ndarray, initial: float) -> np.ndarra
                   reduce.reduce(a[folded:], axis=0, initial=initial))
 
 
+def _subtract_row(a: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """a: (E, C), row: (C,) -> a - row, in place.
+
+    Like :func:`_column_reduce`, folds 8 rows into one so that the broadcast row does not
+    cut the inner loop down to C elements (about 4x faster for C = 8).
+    """
+    if not a.flags.c_contiguous:  # the folded view would be a copy
+        a -= row
+        return a
+    fold = 8
+    whole = a.shape[0] - a.shape[0] % fold
+    head = a[:whole].reshape(-1, fold * a.shape[1])
+    np.subtract(head, np.tile(row, fold), out=head)
+    np.subtract(a[whole:], row, out=a[whole:])
+    return a
+
+
 def softmax_shift(low: np.ndarray, high: np.ndarray, dtype: np.dtype) -> np.ndarray | None:
     """One shift per head for the whole graph, or None when each row needs its own maximum.
 
@@ -467,7 +484,10 @@ def gat_layer(
             del pairs
             if rec:
                 keep("scores", start, logits)
-        logits -= shift if shift is not None else _row_maxima(logits, block.indptr)
+        if shift is not None:
+            _subtract_row(logits, shift)
+        else:
+            logits -= _row_maxima(logits, block.indptr)
         weights = np.exp(logits, out=logits)  # (E_b, H) p_ij, unnormalised
         # p_ij Wh_j in place, (E_b, H, F') * (E_b, H, 1): releases the GIL and needs no
         # (E_b, H*F') temporary, unlike expanding p with np.repeat
