@@ -80,6 +80,11 @@ def main() -> None:
     current = layer_time()
     rows.append(("layer as committed (2 threads, 16k-edge blocks, global shift)", current))
     rows.append(("1 thread", layer_time(THREADS=1)))
+    rows.append(("node-table products by x @ W.T with OpenBLAS's own threads",
+                 layer_time(_blas_single_thread=lambda: None)))
+    for chunk in (1 << 17, 1 << 21):
+        rows.append((f"products in chunks of {chunk} elements of x (2^19 committed)",
+                     layer_time(PRODUCT_ELEMENTS=chunk)))
     shift = layer_module.softmax_shift
     rows.append(("each row's own maximum (no global shift)",
                  layer_time(softmax_shift=lambda *a: None)))

@@ -27,6 +27,8 @@ How it is computed (see benchmarks/RESULTS.md for what each choice gained):
 * The aggregation sums ``p_ij * Wh_j`` and ``p_ij`` over each row with one sparse selector
   of sequential indices (two products) and then divides by the summed ``p_ij``: no per-edge
   normalisation is done.
+* The node table's matrix products run in fixed chunks of rows on the same threads, each
+  with one BLAS thread (OpenBLAS's own workers would busy-wait afterwards, taking a core).
 * Targets are processed in blocks of rows (about ``EDGES_PER_BLOCK`` edges each), two blocks
   at a time on two threads (numpy and scipy release the GIL). Every row's arithmetic is the
   same whatever the blocks, so results do not depend on the block size or the threads.
@@ -62,9 +64,10 @@ EDGES_PER_BLOCK = 1 << 14
 TABLE_WIDTH = 64
 #: Threads working on blocks at the same time.
 THREADS = max(1, min(2, os.cpu_count() or 1))
-#: Rows of x in one matrix product of :func:`_node_products` (a fixed split, so the result
-#: does not depend on the thread count).
-ROWS_PER_PRODUCT = 1 << 12
+#: Elements of x in one chunk of :func:`_node_products` (4096 rows of 128 features; fewer,
+#: wider rows for wide inputs, so Cora's 2,708 x 1,433 still splits over both threads). A
+#: fixed split: the result does not depend on the thread count.
+PRODUCT_ELEMENTS = 1 << 19
 
 
 class StepRecorder:
@@ -265,8 +268,8 @@ def _node_products(x: np.ndarray, weight: np.ndarray, widths: tuple[int, ...],
     """x: (N, F_in), weight: (sum(widths), F_in) -> x @ weight.T split by columns into
     contiguous (N, widths[k]) arrays.
 
-    Computed in fixed chunks of ``ROWS_PER_PRODUCT`` rows on ``threads`` threads, each with
-    one BLAS thread when that can be set (see :func:`_blas_single_thread`).
+    Computed in fixed chunks of about ``PRODUCT_ELEMENTS`` elements of x on ``threads``
+    threads, each with one BLAS thread when that can be set (see :func:`_blas_single_thread`).
     """
     n, cuts = x.shape[0], np.cumsum((0, *widths))
     outs = [np.empty((n, w), dtype=np.result_type(x, weight)) for w in widths]
@@ -277,15 +280,16 @@ def _node_products(x: np.ndarray, weight: np.ndarray, widths: tuple[int, ...],
             out[...] = whole[:, lo:hi]
         return outs
     weight_t = weight.T
+    rows = max(1, PRODUCT_ELEMENTS // max(1, x.shape[1]))
 
     def chunk(start: int) -> None:
         single()
-        part = x[start : start + ROWS_PER_PRODUCT] @ weight_t
+        part = x[start : start + rows] @ weight_t
         for out, lo, hi in zip(outs, cuts[:-1], cuts[1:]):
-            out[start : start + ROWS_PER_PRODUCT] = part[:, lo:hi]
+            out[start : start + rows] = part[:, lo:hi]
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        list(pool.map(chunk, range(0, n, ROWS_PER_PRODUCT)))
+        list(pool.map(chunk, range(0, n, rows)))
     return outs
 
 
