@@ -36,6 +36,7 @@ How it is computed (see benchmarks/RESULTS.md for what each choice gained):
 
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import functools
 import glob
@@ -43,12 +44,15 @@ import os
 import queue
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from gatcli.graph import Graph
 from gatcli.model.spec import Layer
+
+_T = TypeVar("_T")
 
 #: Steps recorded for a GAT layer, in computation order.
 GAT_STEPS = ("linear", "scores_dst", "scores_src", "scores", "leaky_relu", "softmax",
@@ -242,6 +246,13 @@ def aggregate(graph: Graph, alpha: np.ndarray, values: np.ndarray) -> np.ndarray
     return out
 
 
+def _in_caller_context(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """fn, run in a copy of the calling thread's context: numpy's errstate lives in a
+    context variable, and pool threads start without the caller's."""
+    context = contextvars.copy_context()
+    return lambda *args: context.copy().run(fn, *args)
+
+
 @functools.cache
 def _blas_single_thread() -> Callable[[], object] | None:
     """A call that limits the calling thread's BLAS (numpy's bundled OpenBLAS) to one
@@ -289,7 +300,7 @@ def _node_products(x: np.ndarray, weight: np.ndarray, widths: tuple[int, ...],
             out[start : start + rows] = part[:, lo:hi]
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        list(pool.map(chunk, range(0, n, rows)))
+        list(pool.map(_in_caller_context(chunk), range(0, n, rows)))
     return outs
 
 
@@ -363,7 +374,7 @@ def _map_blocks(work: Callable[[int, int, Graph, np.ndarray], None], graph: Grap
     done = 0
     pool = ThreadPoolExecutor(threads)
     try:
-        for rows in pool.map(run, *zip(*bounds)):
+        for rows in pool.map(_in_caller_context(run), *zip(*bounds)):
             done += rows
             if progress:
                 progress(done, n)
