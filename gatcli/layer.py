@@ -126,20 +126,6 @@ def apply_activation(x: np.ndarray, name: str) -> np.ndarray:
     raise ValueError(f"unknown activation {name!r}")
 
 
-def linear_heads(x: np.ndarray, weight: np.ndarray, heads: int,
-                 bias: np.ndarray | None = None) -> np.ndarray:
-    """x: (N, F_in), weight: (H*F', F_in) -> x @ weight.T (+ bias) as (N, H, F')."""
-    out = x @ weight.T
-    if bias is not None:
-        out += bias
-    return out.reshape(x.shape[0], heads, -1)
-
-
-def node_attention_terms(wh: np.ndarray, att: np.ndarray) -> np.ndarray:
-    """wh: (N, H, F'), att: (1, H, F') -> (N, H): the per-node term a_h . Wh_n of every head."""
-    return np.einsum("nhf,hf->nh", wh, att.reshape(att.shape[-2:]))
-
-
 def attention_rows(weight: np.ndarray, att: np.ndarray) -> np.ndarray:
     """weight: (H*F', F_in), att: (1, H, F') -> (H, F_in) rows R with x @ R.T = a_h . (W x)_h.
 
@@ -149,25 +135,6 @@ def attention_rows(weight: np.ndarray, att: np.ndarray) -> np.ndarray:
     heads, width = att.shape[-2:]
     return np.einsum("hf,hfk->hk", att.reshape(heads, width),
                      weight.reshape(heads, width, -1))
-
-
-def segment_softmax(logits: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Softmax of (E, H) logits within each CSR row (a target's in-edges), per head.
-
-    Each row's maximum is subtracted first, so the largest term is exp(0) = 1: no overflow,
-    and the denominator is >= 1. Rows with no edges have no entries and take no part.
-    """
-    degrees = np.diff(indptr)
-    nonempty = degrees > 0
-    starts = indptr[:-1][nonempty]
-    alpha = np.array(logits, copy=True)
-    if starts.size == 0:
-        return alpha
-    counts = degrees[nonempty]
-    alpha -= np.repeat(np.maximum.reduceat(logits, starts, axis=0), counts, axis=0)
-    np.exp(alpha, out=alpha)
-    alpha /= np.repeat(np.add.reduceat(alpha, starts, axis=0), counts, axis=0)
-    return alpha
 
 
 def _row_maxima(logits: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -229,21 +196,6 @@ def softmax_shift(low: np.ndarray, high: np.ndarray, dtype: np.dtype) -> np.ndar
     if not (np.all(np.isfinite(spread)) and np.all(spread <= limit)):
         return None
     return np.asarray(high, dtype=dtype)
-
-
-def aggregate(graph: Graph, alpha: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """out_i = sum_{j -> i} alpha_ij values_j per head.
-
-    graph: n target rows, sources index ``values``; alpha: (E, H); values: (H, N, F')
-    (head-major, contiguous) -> (n, H, F'). A target with no in-edges gets zeros.
-    """
-    heads, n_nodes, width = values.shape
-    out = np.empty((graph.n_nodes, heads, width), dtype=values.dtype)
-    for h in range(heads):
-        weights = sp.csr_array((alpha[:, h], graph.sources, graph.indptr),
-                               shape=(graph.n_nodes, n_nodes))
-        out[:, h, :] = weights @ values[h]
-    return out
 
 
 def _in_caller_context(fn: Callable[..., _T]) -> Callable[..., _T]:

@@ -11,12 +11,10 @@ from gatcli.layer import (
     GAT_STEPS,
     GATV2_STEPS,
     StepRecorder,
-    aggregate,
     apply_activation,
     block_bounds,
     gat_layer,
     leaky_relu,
-    segment_softmax,
 )
 from gatcli.model.spec import Layer, LayerSpec
 
@@ -25,43 +23,6 @@ def random_layer(spec: LayerSpec, seed: int = 0) -> Layer:
     rng = np.random.default_rng(seed)
     return Layer(spec, {k: rng.normal(0, 1, s)
                         for k, s in param_shapes(vars(spec), spec.in_dim).items()})
-
-
-def test_segment_softmax_normalises_each_row_per_head():
-    indptr = np.array([0, 3, 3, 5])          # rows of 3, 0 and 2 edges
-    logits = np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0], [-1.0, 5.0], [-1.0, 4.0]])
-    alpha = segment_softmax(logits, indptr)
-    e = np.exp([1.0, 2.0, 3.0])
-    np.testing.assert_allclose(alpha[:3, 0], e / e.sum(), rtol=1e-15)
-    np.testing.assert_allclose(alpha[:3, 1], 1 / 3, rtol=1e-15)
-    np.testing.assert_allclose(alpha[3:, 0], 0.5, rtol=1e-15)
-    np.testing.assert_allclose(alpha[3:, 1], [np.e / (np.e + 1), 1 / (np.e + 1)], rtol=1e-15)
-    assert logits[0, 0] == 1.0  # the input is not modified
-
-
-def test_segment_softmax_of_huge_logits_is_finite():
-    indptr = np.array([0, 2, 4])
-    for dtype in (np.float32, np.float64):
-        logits = np.array([[1e4], [-1e4], [3e38 if dtype == np.float32 else 1e300],
-                           [1e4]], dtype=dtype)
-        alpha = segment_softmax(logits, indptr)
-        np.testing.assert_array_equal(alpha[:, 0], [1, 0, 1, 0])
-
-
-def test_segment_softmax_with_no_edges():
-    assert segment_softmax(np.zeros((0, 2)), np.array([0, 0, 0])).shape == (0, 2)
-
-
-def test_aggregate_weights_source_rows_and_zeroes_rows_without_edges():
-    graph = build_graph(np.array([1, 2, 0]), np.array([0, 0, 1]), 3, self_loops=False)
-    alpha = np.array([[0.25, 1.0], [0.75, 0.0], [1.0, 1.0]])        # (E, H=2)
-    values = np.arange(12.0).reshape(2, 3, 2)                       # (H, N, F')
-    out = aggregate(graph, alpha, values)
-    assert out.shape == (3, 2, 2)
-    np.testing.assert_allclose(out[0, 0], 0.25 * values[0, 1] + 0.75 * values[0, 2])
-    np.testing.assert_allclose(out[0, 1], values[1, 1])
-    np.testing.assert_allclose(out[1], values[:, 0])
-    np.testing.assert_array_equal(out[2], 0)
 
 
 @pytest.mark.parametrize("slope", [0.2, 0.0, 1.0, 1.5, -0.3])
