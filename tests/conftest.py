@@ -19,3 +19,15 @@ def examples() -> Path:
 def tutorial(examples: Path) -> Path:
     """The tutorial's 4-node graph: edges.csv, adjacency.npz, features.csv, weights.npz."""
     return examples / "tutorial"
+
+
+@pytest.fixture(params=["numpy", "polars"])
+def io_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once with the numpy I/O path and once with polars (``GAT_IO_ENGINE``).
+
+    The polars run is skipped only where polars is not installed (a core-only install).
+    """
+    if request.param == "polars":
+        pytest.importorskip("polars")
+    monkeypatch.setenv("GAT_IO_ENGINE", request.param)
+    return request.param
