@@ -370,7 +370,7 @@ def simulate(kind: str, patch: Callable[[object, str, object], None] = setattr) 
     import builtins
 
     import gatcli.io.atomic as atomic
-    import gatcli.io.readers as readers
+    import gatcli.io.source as source
 
     if kind.startswith("deny-read:"):
         denied = kind.split(":", 1)[1]
@@ -380,7 +380,7 @@ def simulate(kind: str, patch: Callable[[object, str, object], None] = setattr) 
                 raise PermissionError(errno.EACCES, "Permission denied", str(path))
             return builtins.open(path, *args, **kwargs)
 
-        patch(readers, "open", deny)
+        patch(source, "open", deny)
     elif kind == "deny-write":
         real_access = os.access
         patch(atomic.os, "access",

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from error_cases import FailingFile
 
 import gatcli.io.atomic as atomic
-import gatcli.io.readers as readers
+import gatcli.io.source as source
 from gatcli.errors import GatError
 from gatcli.forward import forward
 from gatcli.io.atomic import atomic_outputs, atomic_writer, check_output_path
@@ -195,7 +195,7 @@ def _deny(monkeypatch, name):
         if os.path.basename(str(path)) == name:
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return open(path, *args, **kwargs)
-    monkeypatch.setattr(readers, "open", deny, raising=False)
+    monkeypatch.setattr(source, "open", deny, raising=False)
 
 
 @pytest.mark.parametrize("name, read", [

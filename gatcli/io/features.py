@@ -1,0 +1,163 @@
+"""Node features: CSV/TSV/whitespace tables with a header, or ``.npy`` arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gatcli.errors import GatError
+from gatcli.io.formats import features_format
+from gatcli.io.source import NPY_MAGIC, display_name, load_numpy, not_this_format, open_input
+from gatcli.io.text_table import (
+    data_lines,
+    is_number,
+    line_of_row,
+    loadtxt,
+    split_fields,
+    text_and_delimiter,
+)
+
+ID_COLUMNS = ("id", "node")
+
+
+@dataclass
+class Features:
+    """Node features and identities.
+
+    values: (N, F) floats. ids: (N,) str array of node ids from an ``id``/``node`` column,
+    or None when rows are nodes 0..N-1. id_column: that column's header (None if absent).
+    columns: the F feature column names.
+    """
+
+    values: np.ndarray
+    ids: np.ndarray | None
+    id_column: str | None
+    columns: list[str]
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.values.shape[0])
+
+    def id_labels(self) -> np.ndarray:
+        """(N,) the node ids as written in outputs (strings, or 0..N-1 as strings)."""
+        if self.ids is not None:
+            return self.ids
+        return np.arange(self.n_nodes).astype(str)
+
+
+def read_features(path: str, *, allow_nonfinite: bool = False) -> Features:
+    """Features from a CSV/TSV/whitespace table with a header, or an ``.npy`` (N, F) array.
+
+    A first column named ``id`` or ``node`` holds node ids (strings allowed); otherwise row
+    k is node k. NaN/inf are errors unless ``allow_nonfinite``.
+    """
+    fmt = features_format(path)
+    if fmt == "npy":
+        return _read_features_npy(path, allow_nonfinite)
+    name = display_name(path)
+    what = "a features table with a header line"
+    text, delimiter = text_and_delimiter(path, fmt, what)
+    first = next(data_lines(text), None)
+    if first is None:
+        raise GatError(f"only comments and blank lines; expected {what}", name)
+    header_line, header = first
+    columns = split_fields(header, delimiter)
+    if all(is_number(c) for c in columns):
+        raise GatError("the first line holds numbers; a features file needs a header line "
+                       "(e.g. id,f0,f1,...)", f"{name}:{header_line}")
+    has_id = columns[0].lower() in ID_COLUMNS
+    feature_columns = columns[1:] if has_id else columns
+    if not feature_columns:
+        raise GatError("no feature columns (only an id column)", f"{name}:{header_line}")
+    ncol = len(columns)
+    try:
+        values = loadtxt(text, delimiter, header_line, dtype=np.float64,
+                          usecols=range(1 if has_id else 0, ncol))
+    except ValueError:
+        _diagnose_table(text, header_line, delimiter, columns, has_id, name)
+        raise GatError("could not parse the features table", name) from None
+    if delimiter is not None and len(text) < 1 << 31:
+        # usecols ignores extra cells; a delimiter count catches rows that are too long.
+        body = text.split("\n", header_line)[-1] if header_line else text
+        if body.count(delimiter) != values.shape[0] * (ncol - 1):
+            _diagnose_table(text, header_line, delimiter, columns, has_id, name)
+    elif delimiter is None:
+        _diagnose_table(text, header_line, delimiter, columns, has_id, name)
+    if values.shape[0] == 0:
+        raise GatError("no rows after the header: a graph needs at least one node", name)
+    ids = None
+    if has_id:
+        ids = loadtxt(text, delimiter, header_line, dtype=str, usecols=0)[:, 0]
+        ids = np.char.strip(ids)
+        _check_ids(ids, text, header_line, name)
+    if not allow_nonfinite:
+        _check_finite(values, text, header_line, feature_columns, name, int(has_id))
+    return Features(values, ids, columns[0] if has_id else None, feature_columns)
+
+
+def _diagnose_table(text: str, header_line: int, delimiter: str | None, columns: list[str],
+                    has_id: bool, name: str) -> None:
+    """Raise for the first row with a wrong cell count or a non-numeric cell (if any)."""
+    first = 1 if has_id else 0
+    for number, line in data_lines(text, header_line):
+        fields = split_fields(line, delimiter)
+        if len(fields) != len(columns):
+            raise GatError(f"expected {len(columns)} columns like the header, found "
+                           f"{len(fields)}", f"{name}:{number}")
+        for k in range(first, len(fields)):
+            if not is_number(fields[k]):
+                raise GatError(f"column {columns[k]!r}: {fields[k]!r} is not a number",
+                               f"{name}:{number}:{k + 1}")
+
+
+def _check_ids(ids: np.ndarray, text: str, header_line: int, name: str) -> None:
+    empty = np.flatnonzero(ids == "")
+    if empty.size:
+        raise GatError("empty node id", f"{name}:{line_of_row(text, header_line, empty[0])}")
+    order = np.argsort(ids, kind="stable")
+    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
+    if same.size:
+        first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+        line_a = line_of_row(text, header_line, first)
+        line_b = line_of_row(text, header_line, second)
+        raise GatError(f"duplicate node id {str(ids[first])!r} (first on line {line_a})",
+                       f"{name}:{line_b}")
+
+
+def _check_finite(values: np.ndarray, text: str | None, header_line: int,
+                  columns: list[str], name: str, first_column: int = 0) -> None:
+    """Raise for the first NaN/inf, naming its line and column (text) or row and column
+    (arrays); ``first_column`` is the 0-based text column of ``values[:, 0]``."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    row, col = (int(v) for v in np.argwhere(bad)[0])
+    value = values[row, col]
+    advice = "use --allow-nonfinite to accept it"
+    if text is None:
+        raise GatError(f"row {row}, column {col} (counting from 0) is {value} (not finite); "
+                       f"{advice}", name)
+    where = f"{name}:{line_of_row(text, header_line, row)}:{first_column + col + 1}"
+    raise GatError(f"column {columns[col]!r} is {value} (not finite); {advice}", where)
+
+
+def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
+    name = display_name(path)
+    what = "a features .npy array (nodes x features)"
+    with open_input(path, what) as handle:
+        head = handle.read(16)
+        if not head.startswith(NPY_MAGIC):
+            raise GatError(not_this_format(head, what), name)
+        handle.seek(0)
+        values = load_numpy(handle, name, what)
+    if not isinstance(values, np.ndarray) or values.ndim != 2:
+        shape = getattr(values, "shape", None)
+        raise GatError(f"expected a 2-D (nodes x features) array, found shape {shape}", name)
+    if values.dtype.kind not in "biuf":
+        raise GatError(f"expected real numbers, found dtype {values.dtype}", name)
+    if values.shape[0] == 0 or values.shape[1] == 0:
+        raise GatError(f"empty features array of shape {values.shape}", name)
+    if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
+        _check_finite(values, None, 0, [f"{k}" for k in range(values.shape[1])], name)
+    return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])])

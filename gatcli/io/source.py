@@ -1,0 +1,100 @@
+"""Opening inputs: files or stdin, gzip, and numpy's binary containers.
+
+The one place where readers open files, so every OS error names the file and what was
+expected there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import sys
+import tokenize
+import warnings
+import zipfile
+import zlib
+from typing import BinaryIO
+
+import numpy as np
+
+from gatcli.errors import GatError
+from gatcli.io.formats import STDIO, describe_magic, strip_gz
+
+GZIP_MAGIC = b"\x1f\x8b"
+NPY_MAGIC = b"\x93NUMPY"
+
+#: what numpy's .npy/.npz loading raises on a corrupt file (a damaged header is parsed
+#: with Python's tokenizer, a damaged archive by zipfile and zlib)
+LOAD_ERRORS = (ValueError, OSError, EOFError, KeyError, OverflowError, SyntaxError,
+               tokenize.TokenError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+
+
+def display_name(path: str) -> str:
+    return "<stdin>" if path == STDIO else str(path)
+
+
+def open_input(path: str, what: str) -> BinaryIO:
+    """``path`` opened for binary reading; every OS error becomes a :class:`GatError`.
+
+    The one place where readers open files, so a failure names the file and what was
+    expected there.
+    """
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the caller closes it
+    except FileNotFoundError:
+        raise GatError(f"no such file; expected {what}", path) from None
+    except IsADirectoryError:
+        raise GatError(f"is a directory; expected {what}", path) from None
+    except PermissionError:
+        raise GatError(f"permission denied: cannot read {what}", path) from None
+    except OSError as exc:
+        raise GatError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def load_numpy(handle: BinaryIO, name: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of an .npy file, or every array of an .npz archive, from an open file;
+    no pickles, and a damaged file is a :class:`GatError` naming ``name``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. numpy's note on Python 2 headers
+            loaded = np.load(handle, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    return {key: loaded[key] for key in loaded.files}
+            return loaded
+    except LOAD_ERRORS as exc:
+        raise GatError(f"damaged or unreadable data ({exc}); expected {what}", name) from None
+
+
+def read_bytes(path: str, what: str) -> bytes:
+    """The raw (gunzipped) bytes of ``path`` or stdin; ``what`` names the expected content."""
+    name = display_name(path)
+    if path == STDIO:
+        data = sys.stdin.buffer.read()
+    else:
+        with open_input(path, what) as handle:
+            try:
+                data = handle.read()
+            except OSError as exc:  # e.g. EISDIR on some systems, EIO
+                raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
+    named_gz = strip_gz(str(path))[1]
+    if data.startswith(GZIP_MAGIC):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise GatError(f"corrupt or truncated gzip data ({exc})", name) from None
+    elif named_gz:
+        raise GatError("the name ends in .gz but the content is not gzip data", name)
+    return data
+
+
+
+def not_this_format(head: bytes, what: str) -> str:
+    """The message for a binary file whose first bytes ``head`` are not the expected kind."""
+    if not head:
+        return f"empty file; expected {what}"
+    kind = describe_magic(head)
+    if kind is None and all(b >= 32 or b in b"\t\n\r" for b in head):
+        kind = "text"
+    if kind is None:
+        return f"unrecognised binary data; expected {what}"
+    return f"this is {kind}, not {what}; check the file name's extension"
