@@ -10,36 +10,23 @@ Numbers are written in the shortest form that reads back to the same float.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import BinaryIO
 
 import numpy as np
-import scipy.sparse as sp
 
 from gatcli.errors import GatError
 from gatcli.graph import Graph
 from gatcli.io.atomic import atomic_writer
 from gatcli.io.formats import output_format
+from gatcli.io.numpy_out import read_attention_npz, write_attention_npz, write_embeddings_npy
+from gatcli.io.text_out import (
+    write_attention_header,
+    write_attention_rows,
+    write_embeddings_text,
+)
 
-ROWS_PER_CHUNK = 1 << 16
+__all__ = ["check_finite_output", "read_attention_npz", "write_attention", "write_embeddings"]
 
-
-def _cells(values: np.ndarray) -> np.ndarray:
-    """Shortest round-trip text of every number (vectorised by numpy's own repr)."""
-    return values.astype(str)
-
-
-def _write_rows(out: BinaryIO, columns: Sequence[np.ndarray], sep: str) -> None:
-    """Write rows whose cells come from equal-length 1-D or 2-D string arrays, in chunks."""
-    n = columns[0].shape[0]
-    for start in range(0, n, ROWS_PER_CHUNK):
-        parts = []
-        for col in columns:
-            piece = col[start : start + ROWS_PER_CHUNK]
-            parts.append(piece.reshape(piece.shape[0], -1))
-        block = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        text = "\n".join(sep.join(row) for row in block.tolist())
-        out.write(text.encode("utf-8"))
-        out.write(b"\n")
+SEPARATORS = {"csv": ",", "tsv": "\t"}
 
 
 def check_finite_output(values: np.ndarray, what: str, path: str) -> None:
@@ -65,12 +52,9 @@ def write_embeddings(path: str, embeddings: np.ndarray, ids: np.ndarray,
         check_finite_output(embeddings, "embedding", path)
     with atomic_writer(path) as out:
         if fmt == "npy":
-            np.save(out, np.ascontiguousarray(embeddings))
-            return
-        sep = "\t" if fmt == "tsv" else ","
-        header = [id_column] + [f"h{k}" for k in range(embeddings.shape[1])]
-        out.write((sep.join(header) + "\n").encode("utf-8"))
-        _write_rows(out, [np.asarray(ids, dtype=str), _cells(embeddings)], sep)
+            write_embeddings_npy(out, embeddings)
+        else:
+            write_embeddings_text(out, embeddings, ids, id_column, SEPARATORS[fmt])
 
 
 def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.ndarray],
@@ -91,42 +75,9 @@ def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.n
     ids = np.asarray(ids, dtype=str)
     with atomic_writer(path) as out:
         if fmt == "npz":
-            arrays: dict[str, np.ndarray] = {"ids": ids}
-            for k, (graph, alpha) in enumerate(zip(graphs, attention)):
-                for h in range(alpha.shape[1]):
-                    # copy=True: sum_duplicates works in place and would rewrite the
-                    # graph's indptr (and alpha) that the matrix would otherwise share.
-                    matrix = sp.csr_array((alpha[:, h], graph.sources, graph.indptr),
-                                          shape=(graph.n_nodes, graph.n_nodes), copy=True)
-                    matrix.sum_duplicates()
-                    for part in ("data", "indices", "indptr"):
-                        arrays[f"layer{k}_head{h}.{part}"] = getattr(matrix, part)
-                    arrays[f"layer{k}_head{h}.shape"] = np.array(matrix.shape)
-            np.savez(out, **arrays)
+            write_attention_npz(out, graphs, attention, ids)
             return
-        sep = "\t" if fmt == "tsv" else ","
-        out.write(sep.join(["layer", "head", "target", "source", "alpha"]).encode() + b"\n")
+        sep = SEPARATORS[fmt]
+        write_attention_header(out, sep)
         for k, (graph, alpha) in enumerate(zip(graphs, attention)):
-            targets = ids[graph.targets()]
-            sources = ids[graph.sources]
-            cells = _cells(alpha)
-            for h in range(alpha.shape[1]):
-                layer = np.full(graph.n_edges, str(k))
-                head = np.full(graph.n_edges, str(h))
-                _write_rows(out, [layer, head, targets, sources, cells[:, h]], sep)
-
-
-def read_attention_npz(path: str) -> tuple[np.ndarray, dict[tuple[int, int], sp.csr_array]]:
-    """Load an attention .npz written by :func:`write_attention`: (ids, {(layer, head): CSR})."""
-    with np.load(path, allow_pickle=False) as data:
-        ids = data["ids"]
-        matrices = {}
-        for key in data.files:
-            if key.endswith(".data"):
-                stem = key[: -len(".data")]
-                layer, head = (int(p[len(n):]) for p, n in
-                               zip(stem.split("_"), ("layer", "head")))
-                matrices[(layer, head)] = sp.csr_array(
-                    (data[f"{stem}.data"], data[f"{stem}.indices"], data[f"{stem}.indptr"]),
-                    shape=tuple(data[f"{stem}.shape"]))
-    return ids, matrices
+            write_attention_rows(out, k, graph, alpha, ids, sep)
