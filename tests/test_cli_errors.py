@@ -140,20 +140,24 @@ def test_closed_stdout_is_quiet_exit_0(tmp_path: Path, attention_to_stdout: bool
 
 
 @needs_gat
-def test_sigint_while_writing_exits_130_and_leaves_no_temporary(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum, message", [
+    (signal.SIGINT, "interrupted"), (signal.SIGTERM, "interrupted by SIGTERM"),
+    (signal.SIGHUP, "interrupted by SIGHUP")])
+def test_signal_while_writing_exits_128_plus_n_and_leaves_no_temporary(
+        tmp_path: Path, signum: int, message: str) -> None:
     _chain(tmp_path, 100_000)
     (tmp_path / "out.csv").write_bytes(PREVIOUS_OUTPUT)
     process = subprocess.Popen([GAT, "embed", "e.csv", "x.npy", "-o", "out.csv"],
                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".out.csv.*.tmp")):
+    while not list(tmp_path.glob(".gat-*.tmp")):
         assert process.poll() is None, "the run ended before its output was being written"
         assert time.monotonic() < deadline
         time.sleep(0.001)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert stderr.decode().splitlines() == ["gat: error: interrupted"]
+    assert process.returncode == 128 + signum
+    assert stderr.decode().splitlines() == [f"gat: error: {message}"]
     assert stdout == b""
     assert (tmp_path / "out.csv").read_bytes() == PREVIOUS_OUTPUT
     assert sorted(os.listdir(tmp_path)) == ["e.csv", "out.csv", "x.npy"]

@@ -7,9 +7,10 @@ import sys
 import typer
 
 from gatcli import __version__
-from gatcli.cli.common import EXIT_INTERRUPTED, EXIT_OK, quiet_stdout_after_broken_pipe
+from gatcli.cli.common import EXIT_OK, quiet_stdout_after_broken_pipe
 from gatcli.cli.embed import embed
 from gatcli.cli.explain import explain
+from gatcli.cli.signals import end_runs_cleanly, exit_code_of, interrupted_message
 from gatcli.cli.weights import app as weights_app
 
 app = typer.Typer(
@@ -47,11 +48,12 @@ app.add_typer(weights_app, name="weights")
 
 def main() -> None:
     """Entry point of the ``gat`` console script and ``python -m gatcli``."""
+    end_runs_cleanly()
     try:
         app()
-    except KeyboardInterrupt:
-        sys.stderr.write("gat: error: interrupted\n")
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"gat: error: {interrupted_message(exc)}\n")
+        sys.exit(exit_code_of(exc))
     except BrokenPipeError:
         quiet_stdout_after_broken_pipe()
         sys.exit(EXIT_OK)

@@ -14,6 +14,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from gatcli.cli.signals import exit_code_of, interrupted_message
 from gatcli.errors import GatError
 
 #: exit codes (documented in the README and docs/errors.md)
@@ -75,10 +76,10 @@ def reporting_errors(debug: bool) -> Iterator[None]:
     except BrokenPipeError:
         quiet_stdout_after_broken_pipe()
         raise typer.Exit(EXIT_OK) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (gatcli.cli.signals)
         if debug:
             traceback.print_exc()
-        raise fail("interrupted", EXIT_INTERRUPTED) from None
+        raise fail(interrupted_message(exc), exit_code_of(exc)) from None
     except MemoryError:
         if debug:
             traceback.print_exc()
