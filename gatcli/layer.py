@@ -28,7 +28,11 @@ How it is computed (see benchmarks/RESULTS.md for what each choice gained):
   of sequential indices (two products) and then divides by the summed ``p_ij``: no per-edge
   normalisation is done.
 * The node table's matrix products run in fixed chunks of rows on the same threads, each
-  with one BLAS thread (OpenBLAS's own workers would busy-wait afterwards, taking a core).
+  with one BLAS thread (OpenBLAS's own workers would busy-wait afterwards, taking a core),
+  except for small, wide inputs (one BLAS call on all cores) and scipy.sparse inputs
+  (sparse x dense products; x is never densified): :func:`node_table_strategy`. For wide
+  or sparse inputs the attention terms are computed from Wh instead of being folded into W
+  (:func:`folds_attention`).
 * Targets are processed in blocks of rows (about ``EDGES_PER_BLOCK`` edges each), two blocks
   at a time on two threads (numpy and scipy release the GIL). Every row's arithmetic is the
   same whatever the blocks, so results do not depend on the block size or the threads.
@@ -226,34 +230,126 @@ def _blas_single_thread() -> Callable[[], object] | None:
     return None
 
 
-def _node_products(x: np.ndarray, weight: np.ndarray, widths: tuple[int, ...],
-                  threads: int = 1) -> list[np.ndarray]:
-    """x: (N, F_in), weight: (sum(widths), F_in) -> x @ weight.T split by columns into
-    contiguous (N, widths[k]) arrays.
+#: Node tables of at most this many elements of x (N x F_in) that are also wide (F_in at
+#: least ``WIDE_INPUT``) are computed in one BLAS call on the BLAS's own threads; larger or
+#: narrower ones in fixed row chunks of one BLAS thread each (see :func:`node_table_strategy`).
+SMALL_TABLE_ELEMENTS = 1 << 24
+WIDE_INPUT = 512
+#: A sparse x is split over the threads when its product has at least this many
+#: multiply-adds (nnz x output columns); smaller ones are one call.
+SPARSE_SPLIT_WORK = 1 << 20
 
-    Computed in fixed chunks of about ``PRODUCT_ELEMENTS`` elements of x on ``threads``
-    threads, each with one BLAS thread when that can be set (see :func:`_blas_single_thread`).
+
+def node_table_strategy(x: np.ndarray | sp.sparray, columns: int) -> str:
+    """How x @ W.T, W: (columns, F_in), is computed; depends only on x's kind and shape.
+
+    ``"sparse"``: x is a scipy.sparse CSR matrix: sparse x dense products in row chunks
+    (each row's sum is computed the same way in any chunk).
+    ``"whole"``: a dense x that is small (N x F_in <= ``SMALL_TABLE_ELEMENTS``) and wide
+    (F_in >= ``WIDE_INPUT``): one BLAS call on all cores; in single-thread chunks of a few
+    hundred rows the product ran 1.5x slower (Cora: 2,708 x 1,433).
+    ``"chunks"``: otherwise (tall tables): fixed chunks of ``PRODUCT_ELEMENTS`` elements of
+    x, one BLAS thread each, on the layer's threads, so that no BLAS worker threads are left
+    busy-waiting while the blocks run.
+
+    Results of ``"whole"`` and ``"chunks"`` may differ in the last bits (BLAS kernels sum in
+    a different order for different row counts); since the choice depends on the shape only,
+    a given input always takes the same path, whatever the block size and thread count.
     """
-    n, cuts = x.shape[0], np.cumsum((0, *widths))
-    outs = [np.empty((n, w), dtype=np.result_type(x, weight)) for w in widths]
-    single = _blas_single_thread()
-    if single is None:
-        whole = x @ weight.T
-        for out, lo, hi in zip(outs, cuts[:-1], cuts[1:]):
-            out[...] = whole[:, lo:hi]
-        return outs
-    weight_t = weight.T
+    if sp.issparse(x):
+        return "sparse"
+    n, width = x.shape
+    if n * width <= SMALL_TABLE_ELEMENTS and width >= WIDE_INPUT:
+        return "whole"
+    return "chunks"
+
+
+def folds_attention(x: np.ndarray | sp.sparray, table_width: int) -> bool:
+    """Whether GAT's per-node attention terms come from the same product as Wh (attention
+    vectors folded into W: 2H more columns of x @ W.T) rather than from Wh afterwards
+    ((N, H*F') @ (H*F', 2H)).
+
+    Folding costs N x F_in x 2H multiply-adds, the second way N x H*F' x 2H plus a pass
+    over Wh: folding pays for narrow dense inputs (F_in <= 2 H*F', e.g. 128 features for
+    8 x 8 heads), not for wide (Cora's 1,433) or sparse ones, where the product is most of
+    the layer's time.
+    """
+    return not sp.issparse(x) and x.shape[1] <= 2 * table_width
+
+
+def _row_chunks(x: np.ndarray | sp.sparray, columns: int, threads: int,
+                strategy: str) -> list[tuple[int, int]]:
+    """Row ranges [start, stop) of x for the node-table products."""
+    n = x.shape[0]
+    if strategy == "whole" or n == 0:
+        return [(0, n)]
+    if strategy == "sparse":
+        parts = threads if x.nnz * columns >= SPARSE_SPLIT_WORK else 1
+        if parts <= 1:
+            return [(0, n)]
+        # equal shares of the non-zeros (the work); a row's result does not depend on them
+        marks = x.indptr[-1] * np.arange(1, parts) // parts
+        cuts = np.unique(np.concatenate([[0], np.searchsorted(x.indptr, marks), [n]]))
+        return list(zip(cuts[:-1].tolist(), cuts[1:].tolist()))
     rows = max(1, PRODUCT_ELEMENTS // max(1, x.shape[1]))
+    return [(start, min(n, start + rows)) for start in range(0, n, rows)]
 
-    def chunk(start: int) -> None:
-        single()
-        part = x[start : start + rows] @ weight_t
+
+def _node_products(x: np.ndarray | sp.sparray, weight: np.ndarray, widths: tuple[int, ...],
+                  threads: int = 1, *, derived: np.ndarray | None = None,
+                  derived_widths: tuple[int, ...] = ()) -> list[np.ndarray]:
+    """x: (N, F_in) dense or scipy.sparse CSR, weight: (sum(widths), F_in) -> x @ weight.T
+    split by columns into contiguous (N, widths[k]) arrays; with ``derived``:
+    (sum(derived_widths), widths[0]), also P @ derived.T for the first of them, P, split
+    into (N, derived_widths[k]) arrays after those.
+
+    The strategy (one call, fixed dense chunks, sparse chunks) is chosen from x's kind and
+    shape by :func:`node_table_strategy`; chunks run on ``threads`` threads, each with one
+    BLAS thread when that can be set (see :func:`_blas_single_thread`). A sparse x is never
+    densified.
+    """
+    n = x.shape[0]
+    dtype = np.result_type(x.dtype, weight)
+    strategy = node_table_strategy(x, weight.shape[0])
+    cuts = np.cumsum((0, *widths))
+    outs = [np.empty((n, w), dtype=dtype) for w in widths]
+    if derived is not None:
+        derived_cuts = np.cumsum((0, *derived_widths))
+        outs += [np.empty((n, w), dtype=dtype) for w in derived_widths]
+        derived_t = np.ascontiguousarray(derived.T)
+    # scipy's sparse x dense product runs 4x faster over a C-contiguous dense operand
+    weight_t = np.ascontiguousarray(weight.T) if strategy == "sparse" else weight.T
+    single = _blas_single_thread() if strategy == "chunks" else None
+    if strategy == "chunks" and single is None:
+        strategy = "whole"  # no thread-local BLAS setting: the BLAS's own threads
+    bounds = _row_chunks(x, weight.shape[0], threads, strategy)
+
+    def chunk(start: int, stop: int) -> None:
+        if single is not None:
+            single()
+        part = (x if (start, stop) == (0, n) else x[start:stop]) @ weight_t
         for out, lo, hi in zip(outs, cuts[:-1], cuts[1:]):
-            out[start : start + rows] = part[:, lo:hi]
+            out[start:stop] = part[:, lo:hi]
+        if derived is not None:
+            more = part[:, : widths[0]] @ derived_t
+            for out, lo, hi in zip(outs[len(widths):], derived_cuts[:-1], derived_cuts[1:]):
+                out[start:stop] = more[:, lo:hi]
 
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        list(pool.map(_in_caller_context(chunk), range(0, n, rows)))
+    if len(bounds) == 1:
+        chunk(*bounds[0])
+        return outs
+    with ThreadPoolExecutor(max(1, min(threads, len(bounds)))) as pool:
+        list(pool.map(_in_caller_context(chunk), *zip(*bounds)))
     return outs
+
+
+def head_rows(att: np.ndarray) -> np.ndarray:
+    """att: (1, H, F') -> (H, H*F') rows A with Wh @ A.T = a_h . Wh_h for every head h."""
+    heads, width = att.shape[-2:]
+    rows = np.zeros((heads, heads * width), dtype=att.dtype)
+    for h in range(heads):
+        rows[h, h * width : (h + 1) * width] = att.reshape(heads, width)[h]
+    return rows
 
 
 def block_bounds(indptr: np.ndarray, block_size: int | None = None,
@@ -347,11 +443,16 @@ def gat_layer(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One attention layer: x: (N, F_in) -> (out: (N, C), alpha: (E, H) or None).
 
+    x is a dense array or a scipy.sparse matrix/array (any format; used as CSR, never
+    densified: only the node-table products read it). The output is always dense.
+
     C = H*F' when the spec concatenates heads, F' when it averages them. alpha is returned
     (in the graph's CSR order) when ``keep_attention`` or a recorder is given.
     progress(done_targets, total_targets) is called after each block.
     """
     spec, p = layer.spec, layer.params
+    if sp.issparse(x):
+        x = sp.csr_array(x)
     dtype = x.dtype
     slope = spec.negative_slope
     n, heads, width = graph.n_nodes, spec.heads, spec.out_dim
@@ -364,10 +465,16 @@ def gat_layer(
     # costs less than widening every gathered row (and adding strided columns).
     if spec.kind == "gat":
         weight = p["lin.weight"]
-        rows = np.concatenate([weight, attention_rows(weight, p["att_src"]),
-                               attention_rows(weight, p["att_dst"])])
-        # (N, hw), (N, H), (N, H)
-        table, src_terms, dst_terms = _node_products(x, rows, (hw, heads, heads), threads)
+        if folds_attention(x, hw):
+            rows = np.concatenate([weight, attention_rows(weight, p["att_src"]),
+                                   attention_rows(weight, p["att_dst"])])
+            # (N, hw), (N, H), (N, H)
+            table, src_terms, dst_terms = _node_products(x, rows, (hw, heads, heads),
+                                                         threads)
+        else:
+            terms = np.concatenate([head_rows(p["att_src"]), head_rows(p["att_dst"])])
+            table, src_terms, dst_terms = _node_products(
+                x, weight, (hw,), threads, derived=terms, derived_widths=(heads, heads))
         messages = table.reshape(n, heads, width)
         # every logit <= LeakyReLU(max s + max d); every row's max >= LeakyReLU(min s + d_i)
         # (for slope >= 0, where LeakyReLU is monotone; otherwise no global shift)

@@ -38,6 +38,9 @@ SPECS = {
     "gat_slope_above_one": LayerSpec(6, 3, 2, negative_slope=1.5),
     "gatv2": LayerSpec(6, 4, 3, kind="gatv2"),
     "gatv2_shared": LayerSpec(6, 4, 2, kind="gatv2", share_weights=True, concat=False),
+    # wide inputs: one BLAS call for the node table, attention terms from Wh
+    "gat_wide": LayerSpec(600, 4, 3, residual=True),
+    "gatv2_wide": LayerSpec(600, 4, 2, kind="gatv2"),
 }
 
 

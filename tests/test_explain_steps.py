@@ -150,3 +150,45 @@ def test_summarize_ignores_nan():
     s = summarize(np.array([[1.0, np.nan], [3.0, 5.0]]))
     assert (s.shape, s.minimum, s.mean, s.maximum) == ((2, 2), 1.0, 3.0, 5.0)
     assert np.isnan(summarize(np.array([np.nan])).mean)
+
+
+def sparse_traced(monkeypatch, dense_max: int):
+    import scipy.sparse as sp
+
+    from gatcli.explain import steps as steps_module
+
+    monkeypatch.setattr(steps_module, "DENSE_INPUT_MAX", dense_max)
+    model, x, _, _ = traced("gat")
+    x[1] = 0.0
+    recorder = StepRecorder()
+    result = forward(model, sp.csr_array(x), SOURCES, TARGETS, dtype=np.float64,
+                     recorder=recorder)
+    return x, result, layer_traces(recorder, model)[0]
+
+
+def test_a_small_sparse_input_is_shown_densely(monkeypatch):
+    x, result, trace = sparse_traced(monkeypatch, dense_max=N * 4)
+    assert isinstance(trace.arrays["input"], np.ndarray)
+    np.testing.assert_array_equal(trace.arrays["input"], x)
+    np.testing.assert_array_equal(node_focus(trace, 2, 0).rows["input"], x[2])
+
+
+def test_a_large_sparse_input_stays_sparse_and_shows_rows_and_a_summary(monkeypatch):
+    import scipy.sparse as sp
+
+    from gatcli.explain.export import step_arrays
+    from gatcli.explain.steps import node_rows
+
+    x, result, trace = sparse_traced(monkeypatch, dense_max=N * 4 - 1)
+    assert sp.issparse(trace.arrays["input"])
+    np.testing.assert_array_equal(node_focus(trace, 2, 0).rows["input"], x[2])
+    np.testing.assert_array_equal(node_rows(trace.arrays["input"], [3, 0]), x[[3, 0]])
+    stats = summarize(trace.arrays["input"])
+    assert stats.shape == x.shape
+    np.testing.assert_allclose([stats.minimum, stats.mean, stats.maximum],
+                               [x.min(), x.mean(), x.max()], rtol=1e-12)
+    exported = step_arrays(trace, "linear")["input"]
+    assert exported["format"] == "csr" and exported["shape"] == [N, 4]
+    rebuilt = sp.csr_array((exported["data"], exported["indices"], exported["indptr"]),
+                           shape=exported["shape"])
+    np.testing.assert_array_equal(rebuilt.toarray(), x)

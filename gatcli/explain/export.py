@@ -3,6 +3,7 @@
 Arrays become nested lists in the recorder's layout: per-edge arrays (E, H, ...) in the CSR
 order given by each layer's ``targets``/``sources`` (node indices; ``ids`` names them), node
 arrays (N, H, F') or (N, C). With a head chosen, per-head arrays keep a head axis of length 1.
+A sparse input too large to show densely is a CSR object (see :func:`_as_json`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
 from gatcli.explain import tutorial as tut
 from gatcli.explain.steps import (
@@ -33,6 +35,17 @@ def _pick_head(name: str, value: np.ndarray, head: int | None) -> np.ndarray:
     return value[:, head:head + 1]
 
 
+def _as_json(value: np.ndarray | sp.sparray) -> list | dict:
+    """Nested lists; a sparse input too large to show densely (see
+    gatcli.explain.steps.DENSE_INPUT_MAX) as ``{"format": "csr", "shape", "indptr",
+    "indices", "data"}``."""
+    if sp.issparse(value):
+        csr = sp.csr_array(value)
+        return {"format": "csr", "shape": list(csr.shape), "indptr": csr.indptr.tolist(),
+                "indices": csr.indices.tolist(), "data": csr.data.tolist()}
+    return value.tolist()
+
+
 def step_arrays(trace: LayerTrace, step: str, head: int | None = None) -> dict[str, list]:
     """The arrays behind one step of one layer, as lists.
 
@@ -43,8 +56,8 @@ def step_arrays(trace: LayerTrace, step: str, head: int | None = None) -> dict[s
         arrays = {"concat": concat_pairs(trace)}
     else:
         arrays = {name: trace.arrays[name] for name in RECORDED[trace.kind][step]}
-    out: dict[str, list] = {name: _pick_head(name, value, head).tolist()
-                            for name, value in arrays.items()}
+    out: dict[str, list | dict] = {name: _as_json(_pick_head(name, value, head))
+                                   for name, value in arrays.items()}
     if step == "mask" and trace.small:
         logits = _pick_head("logits", trace.logits(), head)
         matrices = [dense_matrix(trace, logits[:, h]) for h in range(logits.shape[1])]

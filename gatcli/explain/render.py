@@ -29,6 +29,7 @@ from gatcli.explain.steps import (
     display_order,
     has_duplicate_edges,
     node_focus,
+    node_rows,
     step_order,
     summarize,
     values_on_edges,
@@ -189,8 +190,8 @@ class TextRenderer:
         rows = range(n) if n <= MAX_TABLE_ROWS else range(FEW_ROWS)
         cols = [f"{prefix}{c}" for c in range(values.shape[1])]
         self.say(f"{name} ({self.t('rows')})", style="bold")
-        self.table(values[list(rows)], [[self.ids[r]] for r in rows], [self.t("col_node")],
-                   cols)
+        self.table(node_rows(values, rows), [[self.ids[r]] for r in rows],
+                   [self.t("col_node")], cols)
         if n > MAX_TABLE_ROWS:
             self.note(self.t("more_rows", more=n - FEW_ROWS))
             self.summary(name, values)

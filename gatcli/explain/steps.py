@@ -23,10 +23,11 @@ output     + residual + bias, activation (N, C)         the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from gatcli.graph import Graph
 from gatcli.layer import StepRecorder
@@ -41,6 +42,10 @@ GATV2_STEP_ORDER = ("linear", "concat", "leaky_relu", "scores", "mask", "softmax
 
 #: Dense N x N matrices (the mask and the attention heatmap) only up to this many nodes.
 DENSE_MAX_NODES = 40
+
+#: A scipy.sparse input (features) of at most this many elements (N x F_in) is shown as a
+#: dense array; a larger one stays sparse (rows are densified one at a time when shown).
+DENSE_INPUT_MAX = 1 << 24
 
 #: The recorded arrays each step shows, per layer kind (see gatcli.layer GAT_STEPS/GATV2_STEPS).
 RECORDED: dict[str, dict[str, tuple[str, ...]]] = {
@@ -105,6 +110,9 @@ def layer_traces(recorder: StepRecorder, model: Model) -> list[LayerTrace]:
     traces = []
     for k, layer in enumerate(model.layers):
         arrays = {name: value for (index, name), value in recorder.steps.items() if index == k}
+        x = arrays.get("input")
+        if sp.issparse(x) and x.shape[0] * x.shape[1] <= DENSE_INPUT_MAX:
+            arrays["input"] = x.toarray()
         traces.append(LayerTrace(k, layer.spec, recorder.graphs[k], arrays))
     return traces
 
@@ -158,14 +166,38 @@ class Summary:
     maximum: float
 
 
-def summarize(values: np.ndarray) -> Summary:
-    """The Summary of ``values`` (all NaN or empty: NaN statistics)."""
+def node_rows(values: np.ndarray | sp.sparray, rows: Sequence[int]) -> np.ndarray:
+    """(len(rows), C) dense rows of a node-level array (dense, or a sparse input)."""
+    if sp.issparse(values):
+        return sp.csr_array(values)[list(rows)].toarray()
+    return values[list(rows)]
+
+
+def summarize(values: np.ndarray | sp.sparray) -> Summary:
+    """The Summary of ``values`` (all NaN or empty: NaN statistics); for a sparse array,
+    of all its N x C entries (the implicit zeros included)."""
+    if sp.issparse(values):
+        return _sparse_summary(values)
     flat = np.asarray(values, dtype=np.float64).ravel()
     finite = flat[~np.isnan(flat)]
     if finite.size == 0:
         return Summary(tuple(values.shape), np.nan, np.nan, np.nan)
     return Summary(tuple(values.shape), float(finite.min()), float(finite.mean()),
                    float(finite.max()))
+
+
+def _sparse_summary(values: sp.sparray) -> Summary:
+    shape = tuple(values.shape)
+    data = np.asarray(values.tocsr().data, dtype=np.float64)
+    data = data[~np.isnan(data)]
+    entries = shape[0] * shape[1]
+    zeros = entries - int(values.nnz)  # implicit zeros (stored NaNs are ignored, as above)
+    count = data.size + zeros
+    if count == 0:
+        return Summary(shape, np.nan, np.nan, np.nan)
+    low = min(data.min(initial=np.inf), 0.0 if zeros else np.inf)
+    high = max(data.max(initial=-np.inf), 0.0 if zeros else -np.inf)
+    return Summary(shape, float(low), float(data.sum() / count), float(high))
 
 
 @dataclass(frozen=True)
@@ -206,7 +238,7 @@ def node_focus(trace: LayerTrace, node: int, head: int) -> NodeFocus:
     else:
         dst_term = float("nan")
         src_terms = np.full(hi - lo, np.nan)
-    rows = {"input": a["input"][node], "linear": a["linear"][node, head],
+    rows = {"input": node_rows(a["input"], [node])[0], "linear": a["linear"][node, head],
             "aggregate": a["aggregate"][node, head], "heads": a["heads"][node],
             "output": a["output"][node]}
     if "linear_dst" in a:
