@@ -19,6 +19,8 @@ from gatcli.io.atomic import atomic_writer
 from gatcli.io.formats import output_format
 from gatcli.io.numpy_out import read_attention_npz, write_attention_npz, write_embeddings_npy
 from gatcli.io.text_out import (
+    Texts,
+    quote_fields,
     write_attention_header,
     write_attention_rows,
     write_embeddings_text,
@@ -79,5 +81,6 @@ def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.n
             return
         sep = SEPARATORS[fmt]
         write_attention_header(out, sep)
+        quoted = Texts(quote_fields(ids, sep))
         for k, (graph, alpha) in enumerate(zip(graphs, attention)):
-            write_attention_rows(out, k, graph, alpha, ids, sep)
+            write_attention_rows(out, k, graph, alpha, quoted, sep)
