@@ -147,8 +147,10 @@ def test_signal_while_writing_exits_128_plus_n_and_leaves_no_temporary(
         tmp_path: Path, signum: int, message: str) -> None:
     _chain(tmp_path, 100_000)
     (tmp_path / "out.csv").write_bytes(PREVIOUS_OUTPUT)
+    # the numpy writer: polars writes these 100k rows too fast to be interrupted reliably
     process = subprocess.Popen([GAT, "embed", "e.csv", "x.npy", "-o", "out.csv"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "GAT_IO_ENGINE": "numpy"})
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".gat-*.tmp")):
         assert process.poll() is None, "the run ended before its output was being written"
