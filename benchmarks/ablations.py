@@ -9,6 +9,7 @@ time. Times are medians of wall-clock seconds in this process (run it on a quiet
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import statistics
 import subprocess
@@ -24,7 +25,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.run import DEFAULT_CACHE, case_dir, load, model_specs, prepare  # noqa: E402
 from gatcli import graph as graph_module  # noqa: E402
+from gatcli import kernel as kernel_module  # noqa: E402
 from gatcli import layer as layer_module  # noqa: E402
+from gatcli.engine import ThreadEngine  # noqa: E402
+from gatcli.engine import threads as threads_module  # noqa: E402
 from gatcli.forward import cast_layer  # noqa: E402
 from gatcli.model.init import init_model  # noqa: E402
 
@@ -66,32 +70,31 @@ def main() -> None:
     graph = graph_module.build_graph(g.sources, g.targets, g.n_nodes)
     rows = []
 
-    def layer_time(**patch) -> float:
-        saved = {k: getattr(layer_module, k) for k in patch}
+    def layer_time(engine: ThreadEngine | None = None, module=kernel_module, **patch) -> float:
+        saved = {k: getattr(module, k) for k in patch}
         for k, v in patch.items():
-            setattr(layer_module, k, v)
+            setattr(module, k, v)
         try:
-            return median_time(lambda: layer_module.gat_layer(g.x, graph, layer),
+            return median_time(lambda: layer_module.gat_layer(g.x, graph, layer,
+                                                              engine=engine),
                                args.repeats)
         finally:
             for k, v in saved.items():
-                setattr(layer_module, k, v)
+                setattr(module, k, v)
 
     current = layer_time()
     rows.append(("layer as committed (2 threads, 16k-edge blocks, global shift)", current))
-    rows.append(("1 thread", layer_time(THREADS=1)))
-    rows.append(("node-table products by x @ W.T with OpenBLAS's own threads",
-                 layer_time(_blas_single_thread=lambda: None)))
+    rows.append(("1 thread", layer_time(ThreadEngine(1))))
+    rows.append(("node-table products in chunks with the BLAS's own threads (no limit)",
+                 layer_time(module=threads_module, one_blas_thread=contextlib.nullcontext)))
     for chunk in (1 << 17, 1 << 21):
         rows.append((f"products in chunks of {chunk} elements of x (2^19 committed)",
                      layer_time(PRODUCT_ELEMENTS=chunk)))
-    shift = layer_module.softmax_shift
     rows.append(("each row's own maximum (no global shift)",
                  layer_time(softmax_shift=lambda *a: None)))
-    layer_module.softmax_shift = shift
     for edges in (1 << 12, 1 << 16, 1 << 18, 1 << 20):
         rows.append((f"blocks of {edges} edges (16384 committed)",
-                     layer_time(EDGES_PER_BLOCK=edges)))
+                     layer_time(ThreadEngine(edges_per_block=edges))))
     build = median_time(lambda: graph_module.build_graph(g.sources, g.targets, g.n_nodes),
                         args.repeats)
     rows.append(("build CSR (scipy COO -> CSR, stable)", build))

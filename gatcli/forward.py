@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from gatcli.engine import resolve_engine
 from gatcli.graph import Graph, build_graph
 from gatcli.layer import StepRecorder, gat_layer
 from gatcli.model.spec import Layer, Model
@@ -75,6 +77,7 @@ def forward_graphs(
     keep_attention: bool = False,
     block_size: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    engine: Any = None,
 ) -> ForwardResult:
     """Run every layer: x: (N, F_in) -> embeddings (N, C), with ``graphs[k]`` for layer k.
 
@@ -84,7 +87,28 @@ def forward_graphs(
     float rounding (the sums run in another order).
     Computation is in ``dtype`` (float32 by default; float64 for exact comparisons).
     progress(layer, done_targets, total_targets) is called as blocks finish.
+    engine: where it runs (default :class:`gatcli.engine.ThreadEngine`); every engine
+    gives the same bits.
     """
+    return resolve_engine(engine).forward(
+        model, x, graphs, dtype=dtype, recorder=recorder, keep_attention=keep_attention,
+        block_size=block_size, progress=progress)
+
+
+def run_layers(
+    engine: Any,
+    model: Model,
+    x: np.ndarray | sp.sparray | sp.spmatrix,
+    graphs: list[Graph],
+    *,
+    dtype: np.dtype | type = np.float32,
+    recorder: StepRecorder | None = None,
+    keep_attention: bool = False,
+    block_size: int | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> ForwardResult:
+    """The forward pass of a local engine: :func:`gatcli.layer.gat_layer` layer by layer,
+    each layer's output (held where the engine allocates) the next one's input."""
     h = as_input(x, dtype)
     attention: list[np.ndarray | None] = []
     for k, (layer, graph) in enumerate(zip(model.layers, graphs)):
@@ -94,7 +118,7 @@ def forward_graphs(
         step = (lambda done, total, k=k: progress(k, done, total)) if progress else None
         h, alpha = gat_layer(h, graph, cast_layer(layer, h.dtype), layer_index=k,
                              recorder=recorder, keep_attention=keep_attention,
-                             block_size=block_size, progress=step)
+                             block_size=block_size, progress=step, engine=engine)
         attention.append(alpha)
     return ForwardResult(h, list(graphs), attention)
 
@@ -112,7 +136,7 @@ def forward(
 
     x: (N, F_in) dense, or a scipy.sparse matrix/array (see :func:`forward_graphs`).
     options: as for :func:`forward_graphs` (dtype, recorder, keep_attention, block_size,
-    progress).
+    progress, engine).
     """
     graphs = layer_graphs(model, sources, targets, x.shape[0], undirected=undirected)
     return forward_graphs(model, x, graphs, **options)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gatcli import layer as layer_module
+from gatcli.engine import ThreadEngine
 from gatcli.forward import forward
 from gatcli.graph import build_graph
+from gatcli.kernel import block_bounds
 from gatcli.layer import gat_layer
 from gatcli.model.init import init_model
 from gatcli.model.spec import LayerSpec, model_spec
@@ -47,7 +48,7 @@ SPECS = {
 @pytest.mark.parametrize("name", sorted(SPECS))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("scale", [1.0, 200.0])  # 200: too spread for one global shift
-def test_layer_is_identical_for_every_block_size(name, dtype, scale, monkeypatch):
+def test_layer_is_identical_for_every_block_size(name, dtype, scale):
     spec = SPECS[name]
     n = 40
     src, dst = skewed_graph(n, 300, seed=len(name))
@@ -59,15 +60,16 @@ def test_layer_is_identical_for_every_block_size(name, dtype, scale, monkeypatch
     whole, whole_alpha = gat_layer(x, graph, layer, keep_attention=True, block_size=n)
     assert np.isfinite(whole).all()
     for threads in (1, 2):
-        monkeypatch.setattr(layer_module, "THREADS", threads)
+        engine = ThreadEngine(threads)
         for block_size in [*BLOCK_SIZES, None]:
-            out, alpha = gat_layer(x, graph, layer, keep_attention=True, block_size=block_size)
+            out, alpha = gat_layer(x, graph, layer, keep_attention=True, block_size=block_size,
+                                   engine=engine)
             assert out.dtype == dtype
             assert np.array_equal(out, whole), (threads, block_size)
             assert np.array_equal(alpha, whole_alpha), (threads, block_size)
 
 
-def test_default_blocks_are_small_and_equal_to_one_block(monkeypatch):
+def test_default_blocks_are_small_and_equal_to_one_block():
     """Many automatic blocks (a tiny edge budget) give the one-block result."""
     n = 300
     src, dst = skewed_graph(n, 3000, seed=1)
@@ -75,9 +77,9 @@ def test_default_blocks_are_small_and_equal_to_one_block(monkeypatch):
     model = init_model(specs, seed=0)
     x = np.random.default_rng(0).standard_normal((n, 5))
     whole = forward(model, x, src, dst, block_size=n, keep_attention=True)
-    monkeypatch.setattr(layer_module, "EDGES_PER_BLOCK", 8)
-    assert len(layer_module.block_bounds(whole.graphs[0].indptr, None, 30)) > 20
-    blocked = forward(model, x, src, dst, keep_attention=True)
+    assert len(block_bounds(whole.graphs[0].indptr, None, 30)) > 20
+    blocked = forward(model, x, src, dst, keep_attention=True,
+                      engine=ThreadEngine(edges_per_block=8))
     assert np.array_equal(blocked.embeddings, whole.embeddings)
     for a, b in zip(blocked.attention, whole.attention):
         assert np.array_equal(a, b)

@@ -15,7 +15,8 @@ import pytest
 import scipy.sparse as sp
 from reference import layers_of, param_shapes, reference_forward
 
-from gatcli import layer as layer_module
+from gatcli import kernel as kernel_module
+from gatcli.engine import ThreadEngine
 from gatcli.forward import forward
 from gatcli.graph import build_graph
 from gatcli.layer import folds_attention, gat_layer, node_table_strategy
@@ -125,12 +126,11 @@ def test_sparse_input_gives_the_same_bits_for_every_block_size_and_thread_count(
     layer = random_model(SPECS["gat_residual_mean"], seed=2).layers[0]
     layer.params = {k: v.astype(dtype) for k, v in layer.params.items()}
     whole, whole_alpha = gat_layer(x, graph, layer, keep_attention=True, block_size=n)
-    monkeypatch.setattr(layer_module, "SPARSE_SPLIT_WORK", 1)  # split even a small product
+    monkeypatch.setattr(kernel_module, "SPARSE_SPLIT_WORK", 1)  # split even a small product
     for threads in (1, 2):
-        monkeypatch.setattr(layer_module, "THREADS", threads)
         for block_size in (1, 7, None):
             out, alpha = gat_layer(x, graph, layer, keep_attention=True,
-                                   block_size=block_size)
+                                   block_size=block_size, engine=ThreadEngine(threads))
             assert np.array_equal(out, whole) and np.array_equal(alpha, whole_alpha)
 
 
@@ -143,7 +143,7 @@ def test_node_table_strategy_is_chosen_by_kind_and_shape():
     assert node_table_strategy(np.empty((19717, 500), np.float32), 64) == "chunks"
     assert node_table_strategy(np.empty((100_000, 128), np.float32), 80) == "chunks"
     assert node_table_strategy(np.empty((300, 128), np.float32), 80) == "chunks"  # narrow
-    big = layer_module.SMALL_TABLE_ELEMENTS // 1433 + 1
+    big = kernel_module.SMALL_TABLE_ELEMENTS // 1433 + 1
     assert node_table_strategy(np.lib.stride_tricks.as_strided(
         np.empty(1, np.float32), (big, 1433), (0, 0)), 64) == "chunks"  # tall
 
@@ -164,12 +164,12 @@ def test_each_node_table_path_matches_the_reference(in_dim, monkeypatch):
     expected, _ = reference_forward(layers_of(model), x, sources, targets)
     results = {}
     for strategy in ("whole", "chunks"):
-        monkeypatch.setattr(layer_module, "node_table_strategy", lambda *a, s=strategy: s)
+        monkeypatch.setattr(kernel_module, "node_table_strategy", lambda *a, s=strategy: s)
         results[strategy] = forward(model, x, sources, targets, dtype=np.float64).embeddings
         np.testing.assert_allclose(results[strategy], expected, rtol=1e-10, atol=1e-12)
     x32 = x.astype(np.float32)
     for strategy in ("whole", "chunks"):
-        monkeypatch.setattr(layer_module, "node_table_strategy", lambda *a, s=strategy: s)
+        monkeypatch.setattr(kernel_module, "node_table_strategy", lambda *a, s=strategy: s)
         results[strategy] = forward(model, x32, sources, targets).embeddings
     # float32: the two paths agree to float32 rounding (not necessarily bit for bit)
     np.testing.assert_allclose(results["whole"], results["chunks"], rtol=1e-5, atol=1e-5)
