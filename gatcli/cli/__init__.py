@@ -12,6 +12,7 @@ from gatcli.cli.embed import embed
 from gatcli.cli.explain import explain
 from gatcli.cli.signals import end_runs_cleanly, exit_code_of, interrupted_message
 from gatcli.cli.weights import app as weights_app
+from gatcli.io.atomic import remove_temporaries
 
 app = typer.Typer(
     name="gat",
@@ -52,6 +53,7 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt as exc:
+        remove_temporaries()
         sys.stderr.write(f"gat: error: {interrupted_message(exc)}\n")
         sys.exit(exit_code_of(exc))
     except BrokenPipeError:

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from gatcli.cli.signals import exit_code_of, interrupted_message
 from gatcli.errors import GatError
+from gatcli.io.atomic import remove_temporaries
 
 #: exit codes (documented in the README and docs/errors.md)
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -77,6 +78,7 @@ def reporting_errors(debug: bool) -> Iterator[None]:
         quiet_stdout_after_broken_pipe()
         raise typer.Exit(EXIT_OK) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (gatcli.cli.signals)
+        remove_temporaries()
         if debug:
             traceback.print_exc()
         raise fail(interrupted_message(exc), exit_code_of(exc)) from None

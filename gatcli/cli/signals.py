@@ -13,6 +13,8 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
+from gatcli.io.atomic import defer_interrupt
+
 
 class Terminated(KeyboardInterrupt):
     """A run ended by SIGTERM or SIGHUP; ``signum`` is the signal's number."""
@@ -26,16 +28,21 @@ class Terminated(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(signum)
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    interrupt = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+    if not defer_interrupt(interrupt):  # not inside a critical step of writing outputs
+        raise interrupt
 
 
 def end_runs_cleanly() -> None:
-    """Make SIGTERM and SIGHUP raise :class:`Terminated` (unless they are ignored)."""
+    """Make SIGTERM and SIGHUP raise :class:`Terminated` (unless they are ignored), and
+    let all three wait for the end of a critical step of writing outputs."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupt)
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
-            signal.signal(signum, _raise_terminated)
+            signal.signal(signum, _interrupt)
 
 
 def exit_code_of(interrupt: KeyboardInterrupt) -> int:

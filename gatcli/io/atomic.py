@@ -132,6 +132,25 @@ def check_output_path(path: str, inputs: Sequence[str] = (),
 
 #: temporary files kept for renaming when the innermost ``atomic_outputs`` block ends
 _groups: list[list[tuple[str, Path]]] = []
+#: every temporary file that exists now (created, not yet renamed or removed)
+_live: set[str] = set()
+
+
+def remove_temporaries() -> None:
+    """Remove every temporary output file of this process that still exists (the last
+    clean-up of an interrupted run, whichever instruction the signal arrived at)."""
+    with _signals_deferred():
+        for tmp in sorted(_live):
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        _live.clear()
+
+
+def _discard(tmp: str) -> None:
+    with _signals_deferred():
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        _live.discard(tmp)
 
 
 @contextlib.contextmanager
@@ -149,19 +168,38 @@ def atomic_outputs() -> Iterator[None]:
     _groups.append(group)
     try:
         yield
+        with _signals_deferred():
+            _groups.remove(group)
+            _rename_all(group)
     except BrokenPipeError:
-        _groups.pop()
-        _commit(group)
+        with _signals_deferred():
+            if group in _groups:
+                _groups.remove(group)
+            _rename_all(group)
         raise
     except BaseException:
-        _groups.pop()
         with _signals_deferred():
+            if group in _groups:
+                _groups.remove(group)
             for tmp, _ in group:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+                _discard(tmp)
         raise
-    _groups.pop()
-    _commit(group)
+
+
+#: depth of nested ``_signals_deferred`` blocks, and the interrupt that arrived meanwhile
+_deferring = 0
+_pending: list[BaseException] = []
+
+
+def defer_interrupt(interrupt: BaseException) -> bool:
+    """Called by a signal handler: keep ``interrupt`` (KeyboardInterrupt, Terminated) for
+    the end of the current critical section and return True, or return False when none
+    is running (the handler then raises it at once)."""
+    if _deferring:
+        if not _pending:
+            _pending.append(interrupt)
+        return True
+    return False
 
 
 @contextlib.contextmanager
@@ -169,31 +207,39 @@ def _signals_deferred() -> Iterator[None]:
     """Hold back SIGINT, SIGTERM and SIGHUP for a few system calls: they are delivered (as
     KeyboardInterrupt or :class:`gatcli.cli.signals.Terminated`) right after the block, so
     a temporary file is never created without being known to the code that removes it,
-    and a group of renames is never cut in half."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-            signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(ENDING_SIGNALS))
+    and a group of renames is never cut in half.
+
+    Two guards: the signals are blocked in this thread, and a handler that runs anyway (a
+    process signal may be taken by another thread, e.g. a BLAS worker, and Python then
+    runs the handler in the main thread at once) defers through :func:`defer_interrupt`.
+    """
+    global _deferring
+    main = threading.current_thread() is threading.main_thread()
+    previous = None
+    if main and hasattr(signal, "pthread_sigmask"):
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(ENDING_SIGNALS))
+    _deferring += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _commit(group: list[tuple[str, Path]]) -> None:
-    with _signals_deferred():
-        _rename_all(group)
+        _deferring -= 1
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if not _deferring and _pending:
+            interrupt = _pending.pop()
+            raise interrupt
 
 
 def _rename_all(group: list[tuple[str, Path]]) -> None:
+    """Rename every temporary file of ``group`` onto its target (call with signals
+    deferred); on a failure the rest are removed."""
     for k, (tmp, target) in enumerate(group):
         try:
             os.replace(tmp, target)
+            _live.discard(tmp)
         except OSError as exc:
             for rest, _ in group[k:]:
-                with contextlib.suppress(OSError):
-                    os.unlink(rest)
+                _discard(rest)
             raise GatError(f"could not write: {exc.strerror or exc}", str(target)) from exc
 
 
@@ -254,6 +300,7 @@ def atomic_writer(path: str) -> Iterator[BinaryIO]:
     try:
         with _signals_deferred():  # a signal now arrives only once ``tmp`` is known
             fd, tmp = _make_temp(directory, path)
+            _live.add(tmp)
         with _open_temp(fd) as handle:
             yield handle
             handle.flush()
@@ -265,16 +312,16 @@ def atomic_writer(path: str) -> Iterator[BinaryIO]:
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp, 0o666 & ~umask)
-        if _groups:
-            _groups[-1].append((tmp, file))
-        else:
-            with _signals_deferred():
+        with _signals_deferred():
+            if _groups:
+                _groups[-1].append((tmp, file))
+            else:
                 os.replace(tmp, file)
-                tmp = None
+                _live.discard(tmp)
+            tmp = None  # from here on the group (or nobody) owns it
     except BaseException as exc:
         if tmp is not None:
-            with _signals_deferred(), contextlib.suppress(OSError):
-                os.unlink(tmp)
+            _discard(tmp)
         if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):
             raise GatError(f"could not write: {exc.strerror or exc}", path) from exc
         raise
