@@ -22,6 +22,7 @@ File conventions (what `gat` reads):
                      never written: the tool adds one per node by default.
   features.csv[.gz]  header `id,<feature names...>`; ids in the edge list refer to `id`.
   labels.csv         `id,label` (Cora adds `split`).
+  features_sparse.npz  (Cora) the features as a scipy.sparse CSR matrix, row k = node k.
 The READMEs next to the data are written by hand, not by this script.
 """
 
@@ -269,6 +270,9 @@ def make_cora(out: Path, src: Path) -> None:
     with gzip.open(src / "features.csv.gz", "rb") as f:
         assert f.read().decode().replace("\r\n", "\n") == text, "features CSV != sparse copy"
     write_gzip(out / "features.csv.gz", text.encode())
+    # The same features as a sparse matrix (what `gat` reads as sparse features): CSR with
+    # int8 0/1 values, 49,216 stored entries.
+    save_npz_reproducible(out / "features_sparse.npz", sp.csr_array(Xi))
 
     with open(src / "labels.csv", newline="") as f:
         lab = list(csv.reader(f))
@@ -291,6 +295,8 @@ def check_cora(out: Path) -> None:
     assert header == ["id"] + [f"w{k}" for k in range(CORA_F)]
     assert X.shape == (CORA_N, CORA_F + 1) and (X[:, 0] == np.arange(CORA_N)).all()
     assert set(np.unique(X[:, 1:]).tolist()) == {0, 1} and X[:, 1:].sum() == 49216
+    Xs = sp.load_npz(out / "features_sparse.npz")
+    assert Xs.format == "csr" and Xs.nnz == 49216 and (Xs.toarray() == X[:, 1:]).all()
     with open(out / "labels.csv", newline="") as f:
         lab = list(csv.reader(f))
     assert lab[0] == ["id", "label", "split"] and len(lab) == CORA_N + 1

@@ -62,6 +62,7 @@ def embed(
     self_loops: bool | None = options.SELF_LOOPS,
     undirected: bool = options.UNDIRECTED,
     allow_nonfinite: bool = options.ALLOW_NONFINITE,
+    svmlight_base: options.SvmlightBase = options.SVMLIGHT_BASE,
     dtype: DType = typer.Option(DType.float32, "--dtype", rich_help_panel=RUN,
                                 help="Floating point type of the computation."),
     block_size: int | None = typer.Option(
@@ -92,12 +93,16 @@ def embed(
         for k, path in enumerate(outputs):
             check_output_path(path, inputs, outputs[:k])
         with clock.phase("read features"), bar.phase("read features"):
-            feats = read_features(features, allow_nonfinite=allow_nonfinite)
+            feats = read_features(features, allow_nonfinite=allow_nonfinite,
+                                  svmlight_base=svmlight_base.value)
         with clock.phase("read graph"), bar.phase("read graph"):
             sources, targets = read_graph(graph, NodeIndex.of(feats))
-        notes: list[str] = []
-        model = resolve_model(feats.values.shape[1], weights=weights, config=config,
-                              quick=quick, seed=seed, self_loops=self_loops, notes=notes)
+        notes: list[str] = list(feats.notes)
+        model = resolve_model(feats.width, weights=weights, config=config,
+                              quick=quick, seed=seed, self_loops=self_loops, notes=notes,
+                              open_width=feats.open_width)
+        if model.in_dim > feats.width:  # svmlight: the last features are simply absent
+            feats.widen(model.in_dim)
         for note in notes:
             say(note, quiet)
         bar.layers(len(model.layers))

@@ -74,6 +74,7 @@ def explain(
     self_loops: bool | None = options.SELF_LOOPS,
     undirected: bool = options.UNDIRECTED,
     allow_nonfinite: bool = options.ALLOW_NONFINITE,
+    svmlight_base: options.SvmlightBase = options.SVMLIGHT_BASE,
     dtype: DType | None = typer.Option(
         None, "--dtype", rich_help_panel=RUN, show_default=False,
         help="Floating point type.  [default: float32 as in embed; float64 for the tutorial]"),
@@ -112,11 +113,16 @@ def explain(
             intro = message(lang.value, "intro_tutorial_graph" if own_model else "intro_tutorial")
             run_dtype = np.dtype(dtype.value if dtype else "float64")
         else:
-            feats = read_features(features, allow_nonfinite=allow_nonfinite)
+            feats = read_features(features, allow_nonfinite=allow_nonfinite,
+                                  svmlight_base=svmlight_base.value)
+            notes += feats.notes
             sources, targets = read_graph(graph, NodeIndex.of(feats))
+            model = resolve_model(feats.width, weights=weights, config=config, quick=quick,
+                                  seed=seed, self_loops=self_loops, notes=notes,
+                                  open_width=feats.open_width)
+            if model.in_dim > feats.width:  # svmlight: the last features are simply absent
+                feats.widen(model.in_dim)
             x, ids = feats.values, feats.id_labels()
-            model = resolve_model(x.shape[1], weights=weights, config=config, quick=quick,
-                                  seed=seed, self_loops=self_loops, notes=notes)
             is_tutorial = False
             intro = message(lang.value, "intro_files", graph=graph, features=features,
                             nodes=x.shape[0], edges=int(sources.shape[0]))

@@ -25,6 +25,12 @@ class DType(str, Enum):
     float64 = "float64"
 
 
+class SvmlightBase(str, Enum):
+    auto = "auto"
+    zero = "0"
+    one = "1"
+
+
 class LayerType(str, Enum):
     gat = "gat"
     gatv2 = "gatv2"
@@ -34,7 +40,9 @@ GRAPH_HELP = ("Edge list (.csv, .tsv, .txt/.edgelist, optionally .gz; '-' for st
               "'u,v' = edge u -> v, v attends to u) or adjacency (.npz from "
               "scipy.sparse.save_npz, .mtx; row i = the nodes i attends to).")
 FEATURES_HELP = ("Node features: CSV/TSV with a header (first column 'id' or 'node' = node "
-                 "ids, else rows are nodes 0..N-1), or .npy (N x F).")
+                 "ids, else rows are nodes 0..N-1), .npy (N x F), or sparse: .npz from "
+                 "scipy.sparse.save_npz (N x F), svmlight/libsvm text (.svm, .svmlight, "
+                 ".libsvm; 'label index:value ...', line k = node k, the label ignored).")
 
 WEIGHTS = typer.Option(
     None, "--weights", "-w", rich_help_panel=MODEL, show_default=False,
@@ -80,6 +88,10 @@ UNDIRECTED = typer.Option(False, "--undirected", rich_help_panel=INPUT,
                           help="Also add the reverse of every edge.")
 ALLOW_NONFINITE = typer.Option(False, "--allow-nonfinite", rich_help_panel=INPUT,
                                help="Accept NaN/inf feature values.")
+SVMLIGHT_BASE = typer.Option(
+    SvmlightBase.auto, "--svmlight-base", rich_help_panel=INPUT,
+    help="Feature indices of svmlight features count from 0 or 1; auto: from 1 (libsvm's "
+         "convention) unless an index 0 occurs.")
 QUIET = typer.Option(False, "--quiet", "-q", rich_help_panel=RUN,
                      help="No messages or progress on stderr (errors still).")
 PROGRESS = typer.Option(

@@ -1,16 +1,32 @@
-"""Node features: CSV/TSV/whitespace tables with a header, or ``.npy`` arrays."""
+"""Node features: CSV/TSV/whitespace tables with a header, ``.npy`` arrays, or sparse
+matrices (``save_npz`` ``.npz``, svmlight/libsvm text: :mod:`gatcli.io.sparse_features`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from gatcli.errors import GatError
-from gatcli.io.formats import features_format
-from gatcli.io.source import NPY_MAGIC, display_name, load_numpy, not_this_format, open_input
+from gatcli.io.formats import DELIMITERS, features_format, sniff_text_format
+from gatcli.io.source import (
+    NPY_MAGIC,
+    display_name,
+    load_numpy,
+    not_this_format,
+    open_input,
+    read_bytes,
+)
+from gatcli.io.sparse_features import (
+    looks_like_svmlight,
+    parse_svmlight,
+    read_sparse_features_npz,
+    read_svmlight,
+)
 from gatcli.io.text_table import (
     data_lines,
+    decode_text,
     is_number,
     line_of_row,
     loadtxt,
@@ -25,19 +41,36 @@ ID_COLUMNS = ("id", "node")
 class Features:
     """Node features and identities.
 
-    values: (N, F) floats. ids: (N,) str array of node ids from an ``id``/``node`` column,
-    or None when rows are nodes 0..N-1. id_column: that column's header (None if absent).
-    columns: the F feature column names.
+    values: (N, F) floats, a dense array or (sparse files) a scipy.sparse CSR array.
+    ids: (N,) str array of node ids from an ``id``/``node`` column, or None when rows are
+    nodes 0..N-1. id_column: that column's header (None if absent).
+    columns: the F feature column names. notes: what the reader decided that the user
+    should hear about (e.g. the index base of an svmlight file).
     """
 
-    values: np.ndarray
+    values: np.ndarray | sp.csr_array
     ids: np.ndarray | None
     id_column: str | None
     columns: list[str]
+    notes: list[str] = field(default_factory=list)
+    #: the width is the largest index used, not declared (svmlight): see :meth:`widen`
+    open_width: bool = False
 
     @property
     def n_nodes(self) -> int:
         return int(self.values.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.values.shape[1])
+
+    def widen(self, width: int) -> None:
+        """Give sparse features of an open width (svmlight) ``width`` columns, the new ones
+        empty (the model's input size, when it is larger than the largest index used)."""
+        if not self.open_width or width < self.width:
+            raise ValueError(f"cannot widen {self.width} feature columns to {width}")
+        self.values.resize((self.n_nodes, width))
+        self.columns += [f"f{k}" for k in range(len(self.columns), width)]
 
     def id_labels(self) -> np.ndarray:
         """(N,) the node ids as written in outputs (strings, or 0..N-1 as strings)."""
@@ -46,18 +79,35 @@ class Features:
         return np.arange(self.n_nodes).astype(str)
 
 
-def read_features(path: str, *, allow_nonfinite: bool = False) -> Features:
-    """Features from a CSV/TSV/whitespace table with a header, or an ``.npy`` (N, F) array.
+def read_features(path: str, *, allow_nonfinite: bool = False,
+                  svmlight_base: str = "auto") -> Features:
+    """Features from a CSV/TSV/whitespace table with a header, an ``.npy`` (N, F) array, a
+    sparse ``save_npz`` ``.npz`` or svmlight/libsvm text (sparse: ``values`` is CSR).
 
     A first column named ``id`` or ``node`` holds node ids (strings allowed); otherwise row
-    k is node k. NaN/inf are errors unless ``allow_nonfinite``.
+    k is node k (always for ``.npy``, ``.npz`` and svmlight). NaN/inf are errors unless
+    ``allow_nonfinite``. svmlight_base: the index base of svmlight files ("auto", "0", "1";
+    see :mod:`gatcli.io.sparse_features`). Stdin holds a table or svmlight text.
     """
     fmt = features_format(path)
     if fmt == "npy":
         return _read_features_npy(path, allow_nonfinite)
+    if fmt == "npz":
+        return _sparse(read_sparse_features_npz(path, allow_nonfinite=allow_nonfinite))
+    if fmt == "svmlight":
+        return _svmlight(*read_svmlight(path, allow_nonfinite=allow_nonfinite,
+                                        base=svmlight_base), path)
     name = display_name(path)
     what = "a features table with a header line"
-    text, delimiter = text_and_delimiter(path, fmt, what)
+    if fmt == "text":  # stdin: a table or svmlight, told apart by the first data line
+        text = decode_text(read_bytes(path, what), path, what)
+        first_line = next(data_lines(text), (0, ""))[1]
+        if looks_like_svmlight(first_line):
+            return _svmlight(*parse_svmlight(text, name, allow_nonfinite=allow_nonfinite,
+                                             base=svmlight_base), path)
+        delimiter = DELIMITERS[sniff_text_format(first_line)]
+    else:
+        text, delimiter = text_and_delimiter(path, fmt, what)
     first = next(data_lines(text), None)
     if first is None:
         raise GatError(f"only comments and blank lines; expected {what}", name)
@@ -161,3 +211,20 @@ def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
     if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
         _check_finite(values, None, 0, [f"{k}" for k in range(values.shape[1])], name)
     return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])])
+
+
+def _sparse(values: sp.csr_array, notes: list[str] | None = None) -> Features:
+    return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])],
+                    notes or [])
+
+
+def _svmlight(values: sp.csr_array, base: int, path: str) -> Features:
+    notes = []
+    if base == 1:
+        notes.append(f"{display_name(path)}: no feature index 0, so indices count from 1 "
+                     f"(libsvm's convention): {values.shape[1]} features; use "
+                     "--svmlight-base 0 if they count from 0")
+    features = _sparse(values, notes)
+    features.open_width = True
+    return features
+

@@ -2,9 +2,10 @@
 
 Edge lists: ``.csv`` (comma), ``.tsv`` (tab), ``.txt`` / ``.edgelist`` / anything else
 (whitespace), each optionally ``.gz``; adjacency matrices: ``.npz`` (scipy ``save_npz``) and
-``.mtx`` (Matrix Market). Features: ``.csv`` / ``.tsv`` / ``.txt`` (optionally ``.gz``) or
-``.npy``. Outputs: ``.csv``, ``.tsv``, ``.npy`` (embeddings) and ``.csv``/``.tsv``/``.npz``
-(attention); ``-`` is stdout and means CSV.
+``.mtx`` (Matrix Market). Features: ``.csv`` / ``.tsv`` / ``.txt`` (optionally ``.gz``),
+``.npy``, sparse ``.npz`` (scipy ``save_npz``) or svmlight ``.svm`` / ``.svmlight`` /
+``.libsvm`` (optionally ``.gz``). Outputs: ``.csv``, ``.tsv``, ``.npy`` (embeddings) and
+``.csv``/``.tsv``/``.npz`` (attention); ``-`` is stdout and means CSV.
 """
 
 from __future__ import annotations
@@ -65,11 +66,22 @@ def graph_format(path: str) -> str:
     return text_format(path)
 
 
+#: extensions of svmlight/libsvm sparse feature files (optionally .gz)
+SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
+
+
 def features_format(path: str) -> str:
-    """'npy' or a text format for a FEATURES argument."""
+    """'npy', 'npz' (a scipy.sparse save_npz matrix), 'svmlight' or a text format ('text'
+    for stdin: tables and svmlight are told apart by the first data line) for a FEATURES
+    argument."""
     if path == STDIO:
         return "text"
-    return "npy" if suffix_of(path) == ".npy" else text_format(path)
+    suffix = suffix_of(path)
+    if suffix in (".npy", ".npz"):
+        return suffix[1:]
+    if suffix in SVMLIGHT_SUFFIXES:
+        return "svmlight"
+    return text_format(path)
 
 
 def output_format(path: str, allowed: tuple[str, ...]) -> str | None:

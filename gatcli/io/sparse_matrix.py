@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -56,19 +57,33 @@ SAVE_NPZ = "a sparse matrix saved with scipy.sparse.save_npz"
 
 
 def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
-    """The matrix of a ``save_npz`` file, validated array by array."""
+    """The adjacency of a ``save_npz`` file, validated array by array."""
+    return read_save_npz(path, lambda rows, cols, name:
+                         _check_adjacency_shape((rows, cols), n_nodes, name))
+
+
+def read_save_npz(path: str, check_shape: Callable[[int, int, str], None],
+                  what: str = SAVE_NPZ) -> sp.sparray:
+    """The matrix of a ``scipy.sparse.save_npz`` file (csr, csc, bsr, coo or dia), validated
+    array by array; ``check_shape(rows, cols, name)`` raises a :class:`GatError` for a
+    declared shape the caller cannot use, before anything of that size is allocated.
+
+    Every index is checked in int64 against the declared shape before scipy sees it, so a
+    damaged or hostile file is a GatError, never a crash. Duplicate entries are kept (the
+    caller decides whether they are an error).
+    """
     name = display_name(path)
-    with open_input(path, SAVE_NPZ) as handle:
+    with open_input(path, what) as handle:
         head = handle.read(4)
         if head != b"PK\x03\x04":
-            raise GatError(not_this_format(head + handle.read(12), SAVE_NPZ), name)
+            raise GatError(not_this_format(head + handle.read(12), what), name)
         handle.seek(0)
-        arrays = load_numpy(handle, name, SAVE_NPZ)
+        arrays = load_numpy(handle, name, what)
     if not isinstance(arrays, dict):
-        raise GatError(f"a single .npy array, not {SAVE_NPZ}", name)
+        raise GatError(f"a single .npy array, not {what}", name)
     if "format" not in arrays:
         found = ", ".join(sorted(arrays)[:6]) or "none"
-        raise GatError(f"no 'format' key (found: {found}); expected {SAVE_NPZ} (a dense "
+        raise GatError(f"no 'format' key (found: {found}); expected {what} (a dense "
                        "array must be converted with scipy.sparse.csr_array first)", name)
     fmt_array = arrays["format"]
     fmt = fmt_array.item() if fmt_array.shape == () and fmt_array.dtype.kind in "SU" else None
@@ -81,7 +96,8 @@ def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
     if shape is None or shape.shape != (2,) or shape.dtype.kind not in "iu" or (shape < 0).any():
         raise GatError(f"key 'shape' is {shown(shape)}, expected two non-negative integers",
                        name)
-    _check_adjacency_shape((int(shape[0]), int(shape[1])), n_nodes, name)
+    n_rows, n_cols = int(shape[0]), int(shape[1])
+    check_shape(n_rows, n_cols, name)
     for key in SPARSE_NPZ_KEYS[fmt]:
         if key not in arrays:
             raise GatError(f"missing key {key!r} of a {fmt} matrix", name)
@@ -99,10 +115,10 @@ def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
                 data, row, col = parts
                 if row.shape != data.shape or col.shape != data.shape:
                     raise ValueError("row, col and data differ in length")
-                _check_indices(row, n_nodes, "row")
-                _check_indices(col, n_nodes, "col")
+                _check_indices(row, n_rows, "row")
+                _check_indices(col, n_cols, "col")
                 matrix = sp.coo_array((data, (row.astype(np.int64), col.astype(np.int64))),
-                                      shape=(n_nodes, n_nodes))
+                                      shape=(n_rows, n_cols))
             elif fmt == "dia":
                 data, offsets = parts
                 if data.ndim != 2 or data.shape[0] != offsets.shape[0]:
@@ -110,15 +126,17 @@ def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
                 if np.unique(offsets).shape != offsets.shape:
                     raise ValueError("repeated offsets")
                 matrix = sp.dia_array((data, offsets.astype(np.int64)),
-                                      shape=(n_nodes, n_nodes))
+                                      shape=(n_rows, n_cols))
             else:
                 data, indices, indptr = parts
                 block = data.shape[1:] if fmt == "bsr" else ()
                 if fmt == "bsr" and (len(block) != 2 or 0 in block
-                                     or n_nodes % block[0] or n_nodes % block[1]):
+                                     or n_rows % block[0] or n_cols % block[1]):
                     raise ValueError(f"bsr blocks of shape {block} do not tile the matrix")
-                major = n_nodes // block[0] if block else n_nodes
-                minor = n_nodes // block[1] if block else n_nodes
+                # csr/bsr: indptr runs over rows, indices are columns; csc the other way
+                major, minor = (n_cols, n_rows) if fmt == "csc" else (n_rows, n_cols)
+                if block:
+                    major, minor = n_rows // block[0], n_cols // block[1]
                 if data.ndim != 1 + len(block) or data.shape[0] != indices.shape[0]:
                     raise ValueError("data and indices differ in length")
                 ptr = indptr.astype(np.int64)
@@ -128,7 +146,7 @@ def _read_sparse_npz(path: str, n_nodes: int) -> sp.sparray:
                                      f"{major + 1} steps")
                 _check_indices(indices, minor, "indices")
                 cls = {"csr": sp.csr_array, "csc": sp.csc_array, "bsr": sp.bsr_array}[fmt]
-                matrix = cls((data, indices.astype(np.int64), ptr), shape=(n_nodes, n_nodes))
+                matrix = cls((data, indices.astype(np.int64), ptr), shape=(n_rows, n_cols))
     except (ValueError, TypeError, IndexError, OverflowError, RuntimeWarning) as exc:
         raise GatError(f"inconsistent {fmt} matrix arrays ({exc})", name) from None
     return matrix

@@ -51,6 +51,7 @@ def resolve_model(
     seed: int = 0,
     self_loops: bool | None = None,
     notes: list[str] | None = None,
+    open_width: bool = False,
 ) -> Model:
     """The model to run on ``in_dim`` input features.
 
@@ -59,6 +60,8 @@ def resolve_model(
     config: a YAML model; else the quick options. self_loops (if not None) overrides every
     layer's setting.
     Things worth telling the user (e.g. ignored options) are appended to ``notes``.
+    open_width: the features' width is only a lower bound (svmlight text, where features
+    past the largest index used are simply absent): loaded weights may expect more inputs.
     """
     quick = quick or QuickModel()
     notes = notes if notes is not None else []
@@ -72,7 +75,7 @@ def resolve_model(
             notes.append(f"the architecture stored in {weights} is used; "
                          f"ignoring --{', --'.join(o.replace('_', '-') for o in fixed)}")
         model = load_weights(weights, pyg=pyg, notes=notes)
-        if model.in_dim != in_dim:
+        if model.in_dim != in_dim and not (open_width and model.in_dim > in_dim):
             raise GatError(f"the features have {in_dim} columns but the model's first layer "
                            f"expects {model.in_dim} inputs", weights)
     else:
