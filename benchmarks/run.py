@@ -1,5 +1,10 @@
 """Benchmark harness: gat's forward pass (and PyG's GATConv when importable) and the whole
-``gat embed`` command on seeded power-law graphs and Cora-/PubMed-sized graphs.
+``gat embed`` command on seeded power-law graphs, Cora and a PubMed-shaped graph.
+
+Cora (real, examples/graphs/cora) and ``pubmed`` (generated with PubMed's shape, see
+benchmarks/citation.py) run twice: gat from dense features (``X = dense``) and from the same
+features as a scipy.sparse CSR matrix (``X = sparse``); PyG always gets the dense tensor, as
+users run it.
 
 Every measurement runs in a fresh subprocess: it loads the cached inputs, resets the peak
 resident set size (``/proc/self/clear_refs``), runs once (warm-up; its peak above the loaded
@@ -9,6 +14,7 @@ gat and PyG get the same graph, features and weights, and their outputs are comp
     python benchmarks/run.py                       # all cases, 5 repeats
     /work/venvs/pyg/bin/python benchmarks/run.py   # ... with PyG in the same run
     python benchmarks/run.py --cases 1e6 --repeats 3 --no-command
+    python benchmarks/run.py --cases cora,pubmed --small-repeats 51 --no-command
 """
 
 from __future__ import annotations
@@ -29,9 +35,14 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+import scipy.sparse as sp  # noqa: E402
+
+from benchmarks.citation import cora, pubmed_like  # noqa: E402
 from benchmarks.powerlaw import BenchGraph, powerlaw_graph, write_inputs  # noqa: E402
 
-#: name -> (edges, nodes, features); power-law graphs have N = E / 10 and 128 features.
+#: name -> (edges, nodes, features); power-law graphs have N = E / 10 and 128 features;
+#: cora is the real graph, pubmed a generated one of PubMed's shape (both with sparse
+#: features as well).
 CASES = {
     "cora": (10_556, 2_708, 1_433),
     "pubmed": (88_648, 19_717, 500),
@@ -42,6 +53,10 @@ CASES = {
 #: The memory-traffic floor of one layer quoted in issue 6 (seconds).
 FLOOR = {"1e6": 0.13, "1e7": 0.97}
 MODELS = ("layer", "2-layer")
+#: cases with sparse features (features_sparse.npz) besides the dense ones
+SPARSE_CASES = ("cora", "pubmed")
+#: cases small enough to be timed --small-repeats times
+SMALL_CASES = ("cora", "pubmed", "1e5")
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "gat-bench-cache"
 
 
@@ -50,7 +65,8 @@ DEFAULT_CACHE = Path(tempfile.gettempdir()) / "gat-bench-cache"
 
 def case_dir(cache: Path, name: str) -> Path:
     edges, nodes, feats = CASES[name]
-    return cache / f"{name}-e{edges}-n{nodes}-f{feats}-seed0"
+    kind = {"cora": "real", "pubmed": "shaped"}.get(name, "seed0")
+    return cache / f"{name}-e{edges}-n{nodes}-f{feats}-{kind}"
 
 
 def prepare(cache: Path, name: str, csv: bool) -> Path:
@@ -60,7 +76,12 @@ def prepare(cache: Path, name: str, csv: bool) -> Path:
     if done.exists():
         return folder
     edges, nodes, feats = CASES[name]
-    graph = powerlaw_graph(edges, n_nodes=nodes, n_features=feats, seed=0, name=name)
+    if name in SPARSE_CASES:
+        graph, x_sparse = cora() if name == "cora" else pubmed_like(seed=0)
+        folder.mkdir(parents=True, exist_ok=True)
+        sp.save_npz(folder / "features_sparse.npz", x_sparse)
+    else:
+        graph = powerlaw_graph(edges, n_nodes=nodes, n_features=feats, seed=0, name=name)
     write_inputs(graph, folder, csv=csv)
     np.save(folder / "sources.npy", graph.sources)
     np.save(folder / "targets.npy", graph.targets)
@@ -70,9 +91,12 @@ def prepare(cache: Path, name: str, csv: bool) -> Path:
     return folder
 
 
-def load(folder: Path) -> BenchGraph:
+def load(folder: Path, features: str = "dense") -> BenchGraph:
+    """The cached case; ``features="sparse"``: x is the float32 CSR of features_sparse.npz."""
+    x = (sp.csr_array(sp.load_npz(folder / "features_sparse.npz"), dtype=np.float32)
+         if features == "sparse" else np.load(folder / "features.npy"))
     return BenchGraph(folder.name, np.load(folder / "sources.npy"),
-                      np.load(folder / "targets.npy"), np.load(folder / "features.npy"))
+                      np.load(folder / "targets.npy"), x)
 
 
 # -- measuring in a worker process ----------------------------------------------------------
@@ -142,8 +166,9 @@ def pyg_runner(graph: BenchGraph, model_name: str):
     return run
 
 
-def worker(impl: str, folder: Path, model_name: str, repeats: int, out: Path | None) -> dict:
-    graph = load(folder)
+def worker(impl: str, folder: Path, model_name: str, repeats: int, out: Path | None,
+           features: str = "dense") -> dict:
+    graph = load(folder, features if impl == "gat" else "dense")  # PyG: the dense tensor
     run = (gat_runner if impl == "gat" else pyg_runner)(graph, model_name)
     base = _status_kb("VmRSS")
     _reset_peak()
@@ -165,9 +190,10 @@ def worker(impl: str, folder: Path, model_name: str, repeats: int, out: Path | N
 
 
 def measure(python: str, impl: str, folder: Path, model_name: str, repeats: int,
-            out: Path) -> dict:
+            out: Path, features: str = "dense") -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--folder", str(folder),
-           "--model", model_name, "--repeats", str(repeats), "--save", str(out)]
+           "--model", model_name, "--repeats", str(repeats), "--save", str(out),
+           "--x", features]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"{impl} worker failed:\n{proc.stderr}")
@@ -213,6 +239,9 @@ def run_command(args: list[str]) -> tuple[float, float, dict[str, float]]:
 def command_case(folder: Path, source: str, repeats: int, scratch: Path) -> dict:
     if source == "npy":
         inputs = [str(folder / "adjacency.npz"), str(folder / "features.npy")]
+        output = scratch / "embeddings.npy"
+    elif source == "sparse":
+        inputs = [str(folder / "adjacency.npz"), str(folder / "features_sparse.npz")]
         output = scratch / "embeddings.npy"
     else:
         inputs = [str(folder / "edges.csv"), str(folder / "features.csv")]
@@ -263,6 +292,10 @@ def main() -> None:
                         help=f"comma-separated subset of {', '.join(CASES)}")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--small-repeats", type=int, default=31,
+                        help=f"timed runs of the small cases ({', '.join(SMALL_CASES)})")
+    parser.add_argument("--features", default="dense,sparse",
+                        help="dense and/or sparse features for the cases that have both")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--no-pyg", action="store_true")
     parser.add_argument("--no-command", action="store_true", help="skip whole-command runs")
@@ -273,10 +306,11 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--save", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--x", default="dense", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.folder, args.model, args.repeats,
-                                args.save)))
+                                args.save, args.x)))
         return
 
     python = sys.executable
@@ -284,44 +318,50 @@ def main() -> None:
     cases = [c for c in args.cases.split(",") if c]
     csv_cases = set(args.csv_cases.split(",")) & set(cases)
     models = [m for m in args.models.split(",") if m]
-    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()[0]:.2f}  "
-          f"repeats {args.repeats}  PyG {'yes' if with_pyg else 'no'}", flush=True)
+    kinds = [k for k in args.features.split(",") if k]
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()}  "
+          f"repeats {args.repeats} (small cases {args.small_repeats})  "
+          f"PyG {'yes' if with_pyg else 'no'}", flush=True)
     results: dict = {"forward": [], "command": [], "csv": []}
     scratch = Path(tempfile.mkdtemp(prefix="gat-bench-"))
     try:
-        print("| case | E | N | F | model | gat s | PyG s | speed-up | gat peak MB | "
+        print("| case | X | E | N | F | model | gat s | PyG s | speed-up | gat peak MB | "
               "PyG peak MB | memory ratio | max abs diff | floor s |", flush=True)
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
-        for name in cases:
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+        for name, model_name, features in [
+                (n, m, k) for n in cases for k in kinds for m in models
+                if k == "dense" or n in SPARSE_CASES]:
             folder = prepare(args.cache, name, csv=name in csv_cases)
             edges, nodes, feats = CASES[name]
-            for model_name in models:
-                row = {"case": name, "model": model_name}
-                row["gat"] = measure(python, "gat", folder, model_name, args.repeats,
-                                     scratch / "gat.npy")
-                if with_pyg:
-                    row["pyg"] = measure(python, "pyg", folder, model_name, args.repeats,
-                                         scratch / "pyg.npy")
-                    row["diff"] = float(np.abs(np.load(scratch / "gat.npy")
-                                               - np.load(scratch / "pyg.npy")).max())
-                results["forward"].append(row)
-                g = row["gat"]
-                p = row.get("pyg")
-                floor = FLOOR.get(name) if model_name == "layer" else None
-                cells = [name, f"{edges:,}", f"{nodes:,}", str(feats), model_name,
-                         f"{g['median']:.4f}", f"{p['median']:.4f}" if p else "-",
-                         f"{p['median'] / g['median']:.2f}x" if p else "-",
-                         f"{g['peak_mb']:.0f}", f"{p['peak_mb']:.0f}" if p else "-",
-                         f"{g['peak_mb'] / p['peak_mb']:.2f}" if p else "-",
-                         f"{row['diff']:.1e}" if p else "-",
-                         f"{floor} ({g['median'] / floor:.2f}x)" if floor else "-"]
-                print("| " + " | ".join(cells) + " |", flush=True)
+            repeats = args.small_repeats if name in SMALL_CASES else args.repeats
+            row = {"case": name, "model": model_name, "features": features}
+            row["gat"] = measure(python, "gat", folder, model_name, repeats,
+                                 scratch / "gat.npy", features)
+            if with_pyg:
+                row["pyg"] = measure(python, "pyg", folder, model_name, repeats,
+                                     scratch / "pyg.npy")
+                row["diff"] = float(np.abs(np.load(scratch / "gat.npy")
+                                           - np.load(scratch / "pyg.npy")).max())
+            results["forward"].append(row)
+            g = row["gat"]
+            p = row.get("pyg")
+            floor = FLOOR.get(name) if model_name == "layer" else None
+            cells = [name, features, f"{edges:,}", f"{nodes:,}", str(feats), model_name,
+                     f"{g['median']:.4f}", f"{p['median']:.4f}" if p else "-",
+                     f"{p['median'] / g['median']:.2f}x" if p else "-",
+                     f"{g['peak_mb']:.0f}", f"{p['peak_mb']:.0f}" if p else "-",
+                     f"{g['peak_mb'] / p['peak_mb']:.2f}" if p else "-",
+                     f"{row['diff']:.1e}" if p else "-",
+                     f"{floor} ({g['median'] / floor:.2f}x)" if floor else "-"]
+            print("| " + " | ".join(cells) + " |", flush=True)
         if not args.no_command:
             print("\n| case | input | wall s (median) | peak RSS MB | phases (s) |", flush=True)
             print("|---|---|---|---|---|", flush=True)
             for name in cases:
                 folder = case_dir(args.cache, name)
-                for source in ("npy", "csv") if name in csv_cases else ("npy",):
+                sources = ["npy"] + (["sparse"] if name in SPARSE_CASES else []) + (
+                    ["csv"] if name in csv_cases else [])
+                for source in sources:
                     res = command_case(folder, source, args.repeats, scratch)
                     results["command"].append({"case": name, "input": source, **res})
                     phases = ", ".join(f"{k} {v:.3f}" for k, v in res["phases"].items())
@@ -339,6 +379,7 @@ def main() -> None:
                     print(f"| {name} | {res['edges_loadtxt']:.3f} | {res['edges_gat']:.3f} | "
                           f"{res['features_loadtxt']:.3f} | {res['features_gat']:.3f} |",
                           flush=True)
+        print(f"\n# end {time.strftime('%H:%M')}  load {os.getloadavg()}", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if args.json:
