@@ -80,8 +80,11 @@ def node_table(x: np.ndarray | sp.csr_array, plan: LayerPlan, engine: Any, *,
     """x: (N, F_in) -> (the layer's NodeRows for all N rows, its softmax shift or None).
 
     The products run in the layer's fixed chunks (:func:`gatcli.kernel.node_chunks`), on
-    the engine's threads (one BLAS thread each for the ``"chunks"`` strategy; the BLAS's own
-    threads for one ``"whole"`` product), into arrays the engine allocates.
+    the engine's threads (one BLAS thread each for the ``"chunks"`` and ``"sparse"``
+    strategies: a sparse chunk's dense products, such as GAT's attention terms from Wh, run
+    on two threads at once, and multithreaded BLAS calls inside them oversubscribed the
+    cores, 6x slower on Cora under load; the BLAS's own threads for one ``"whole"``
+    product), into arrays the engine allocates.
     """
     n = x.shape[0]
     dtype = np.result_type(x.dtype, plan.products[0][0])
@@ -92,7 +95,8 @@ def node_table(x: np.ndarray | sp.csr_array, plan: LayerPlan, engine: Any, *,
         rows = x if (start, stop) == (0, n) else x[start:stop]
         return score_bounds(node_rows(rows, plan, table.rows(start, stop)), plan)
 
-    limit = engine.products() if plan.strategy == "chunks" else contextlib.nullcontext()
+    limit = (engine.products() if plan.strategy in ("chunks", "sparse")
+             else contextlib.nullcontext())
     with limit:
         parts = engine.map(chunk, node_chunks(x, plan), threads=threads)
     return table, layer_shift(combine_bounds(parts, plan), plan, dtype)
