@@ -1,4 +1,9 @@
-"""The model forward pass: layers in order, each on its own graph (self-loops per layer)."""
+"""The model forward pass: layers in order, each on its own graph (self-loops per layer).
+
+With ``nodes`` (chosen output nodes), each layer runs only on the receptive field of those
+nodes (see :mod:`gatcli.receptive`): the cost grows with the L-hop in-neighbourhood of the
+chosen nodes, not with the graph.
+"""
 
 from __future__ import annotations
 
@@ -13,21 +18,30 @@ from gatcli.engine import resolve_engine
 from gatcli.graph import Graph, build_graph
 from gatcli.layer import StepRecorder, gat_layer
 from gatcli.model.spec import Layer, Model
+from gatcli.receptive import LayerField, check_chosen, distinct_in_order, receptive_fields
 
 
 @dataclass
 class ForwardResult:
-    """embeddings: (N, C) output of the last layer.
+    """embeddings: (N, C) output of the last layer; with chosen ``nodes``, (M, C): the rows
+    of the chosen nodes in the order given (a node given twice has two equal rows).
     attention[k]: (E_k, H_k) alphas of layer k in ``graphs[k]``'s CSR order (None if not kept).
-    graphs[k]: the in-edge CSR layer k ran on (with or without self-loops, per its spec).
+    graphs[k]: the in-edge CSR layer k ran on (with or without self-loops, per its spec), over
+    all N nodes (original node indices); with chosen nodes it holds only the edges layer k
+    computed: the in-edges of the nodes in ``fields[k].targets``, the other rows empty.
+    fields[k]: with chosen nodes, the receptive field layer k ran on (else None).
     """
 
     embeddings: np.ndarray
     graphs: list[Graph]
     attention: list[np.ndarray | None] = field(default_factory=list)
+    fields: list[LayerField] | None = None
 
     def nodes_without_in_edges(self) -> list[int]:
-        """Per layer, how many nodes had no in-edge (their aggregate is zero)."""
+        """Per layer, how many computed nodes had no in-edge (their aggregate is zero)."""
+        if self.fields is not None:
+            return [int(np.count_nonzero(f.graph.in_degrees[: f.n_targets] == 0))
+                    for f in self.fields]
         return [int(np.count_nonzero(g.in_degrees == 0)) for g in self.graphs]
 
 
@@ -78,6 +92,7 @@ def forward_graphs(
     block_size: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     engine: Any = None,
+    nodes: np.ndarray | None = None,
 ) -> ForwardResult:
     """Run every layer: x: (N, F_in) -> embeddings (N, C), with ``graphs[k]`` for layer k.
 
@@ -89,7 +104,13 @@ def forward_graphs(
     progress(layer, done_targets, total_targets) is called as blocks finish.
     engine: where it runs (default :class:`gatcli.engine.ThreadEngine`); every engine
     gives the same bits.
+    nodes: (M,) chosen node indices (repeats allowed): embeddings (M, C) of just these, from
+        their receptive field only (see :func:`forward_nodes`).
     """
+    if nodes is not None:
+        return forward_nodes(model, x, graphs, nodes, dtype=dtype, recorder=recorder,
+                             keep_attention=keep_attention, block_size=block_size,
+                             progress=progress, engine=engine)
     return resolve_engine(engine).forward(
         model, x, graphs, dtype=dtype, recorder=recorder, keep_attention=keep_attention,
         block_size=block_size, progress=progress)
@@ -123,6 +144,60 @@ def run_layers(
     return ForwardResult(h, list(graphs), attention)
 
 
+def forward_nodes(
+    model: Model,
+    x: np.ndarray | sp.sparray | sp.spmatrix,
+    graphs: list[Graph],
+    nodes: np.ndarray,
+    *,
+    dtype: np.dtype | type = np.float32,
+    recorder: StepRecorder | None = None,
+    keep_attention: bool = False,
+    block_size: int | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
+    engine: Any = None,
+) -> ForwardResult:
+    """The embeddings of the chosen nodes only: (M, C), row m = node ``nodes[m]``.
+
+    x: (N, F_in) dense or scipy.sparse; only the rows of the first layer's receptive field
+    are read (a memory-mapped x stays mostly on disk; a sparse x stays sparse);
+    graphs[k]: layer k's whole in-edge CSR.
+    Layer k runs on its :class:`gatcli.receptive.LayerField` (rows S_k in, T_k out). The
+    result rows equal the whole run's up to the last bits (BLAS products of fewer rows, the
+    softmax's global shift over fewer nodes). A recorder sees the local arrays and graphs
+    (row r of layer k = node ``fields[k].nodes[r]``); progress counts local rows. The
+    layers run with :func:`gatcli.layer.gat_layer` on ``engine`` (default ThreadEngine).
+    """
+    engine = resolve_engine(engine)
+    chosen = check_chosen(nodes, x.shape[0])
+    fields = receptive_fields(graphs, chosen) if graphs else []
+    _, position = distinct_in_order(chosen)
+    rows = fields[0].nodes if fields else chosen
+    if sp.issparse(x):
+        h = as_input(sp.csr_array(x)[rows], dtype)
+    elif isinstance(x, np.memmap):  # read the needed rows in file order
+        order = np.argsort(rows, kind="stable")
+        h = np.empty((rows.shape[0], x.shape[1]), dtype=dtype)
+        h[order] = x[rows[order]]
+    else:
+        h = np.asarray(x[rows], dtype=dtype)
+    whole_graphs: list[Graph] = []
+    attention: list[np.ndarray | None] = []
+    for k, (layer, part) in enumerate(zip(model.layers, fields)):
+        if recorder is not None:
+            recorder.graphs[k] = part.graph
+            recorder.record(k, "input", h)
+        step = (lambda done, total, k=k: progress(k, done, total)) if progress else None
+        out, alpha = gat_layer(h, part.graph, cast_layer(layer, h.dtype), layer_index=k,
+                               recorder=recorder, keep_attention=keep_attention,
+                               block_size=block_size, progress=step, engine=engine)
+        h = out[: part.n_targets]
+        whole, order = part.whole_graph()
+        whole_graphs.append(whole)
+        attention.append(None if alpha is None else alpha[order])
+    return ForwardResult(h[position], whole_graphs, attention, fields)
+
+
 def forward(
     model: Model,
     x: np.ndarray | sp.sparray | sp.spmatrix,
@@ -136,7 +211,8 @@ def forward(
 
     x: (N, F_in) dense, or a scipy.sparse matrix/array (see :func:`forward_graphs`).
     options: as for :func:`forward_graphs` (dtype, recorder, keep_attention, block_size,
-    progress, engine).
+    progress, engine, nodes). ``nodes=[i, j, ...]`` gives the embeddings of just those
+    nodes, in that order, computed on their receptive field only.
     """
     graphs = layer_graphs(model, sources, targets, x.shape[0], undirected=undirected)
     return forward_graphs(model, x, graphs, **options)

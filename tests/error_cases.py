@@ -186,6 +186,20 @@ CASES: list[Case] = [
     Case("Edge list", "zero edges: each node attends only to itself (accepted)",
          embed("none.csv", "plain.csv", "-q"), "", code=0,
          files={"none.csv": b"source,target\n"}),
+    # -- node lists (--nodes) ---------------------------------------------------------------
+    Case("Node list", "ids not in the features (the first few named)",
+         embed("edges.csv", "features.csv", "--nodes", "nodes.txt"),
+         r"nodes\.txt:2: 2 node ids are not in the features' id column: 'zed', 'yy' "
+         r"\(line 4\)", files={"nodes.txt": b"b\nzed\na\nyy\n"}),
+    Case("Node list", "index past the last row, features without id column",
+         embed("int_edges.csv", "plain.csv", "--nodes", "nodes.txt"),
+         r"nodes\.txt:2: node id '7' is not in the node rows 0\.\.3 \(the features have "
+         r"no id column\)", files={"nodes.txt": b"0\n7\n"}),
+    Case("Node list", "only a header", embed("edges.csv", "features.csv", "--nodes", "n.txt"),
+         r"n\.txt: no node ids", files={"n.txt": b"id\n"}),
+    Case("Node list", "header, comments, repeated ids (accepted: rows repeated)",
+         embed("edges.csv", "features.csv", "-q", "--nodes", "nodes.txt"), "", code=0,
+         files={"nodes.txt": b"id\n# chosen\nc\na\nc\n"}),
     # -- features ---------------------------------------------------------------------------
     Case("Features", "ragged row", embed("edges.csv", "bad.csv"),
          r"bad\.csv:3: expected 4 columns like the header, found 3",
@@ -364,6 +378,9 @@ CASES: list[Case] = [
          r"--attention - needs the embeddings in a file", code=2),
     Case("Usage", "both inputs from stdin", ["embed", "-", "-"],
          r"only one of GRAPH and FEATURES can be read from stdin", code=2),
+    Case("Usage", "--nodes and features both from stdin",
+         ["embed", "edges.csv", "-", "--nodes", "-"],
+         r"--nodes - and FEATURES both read stdin", code=2),
 ]
 
 

@@ -115,3 +115,60 @@ def test_no_color_env_turns_colour_off_on_a_terminal():
                     env={**PLAIN, "FORCE_COLOR": "1", "NO_COLOR": "1", "TERM": "xterm"})
     assert "48;" not in plain and "38;" not in plain
     assert "0.51293336" in plain
+
+
+# -- --node on a receptive field --------------------------------------------------------------
+
+
+def node_views(model, x, sources, targets, node: int, ids) -> list[tuple[str, dict]]:
+    """(text, json) of the --node view from a whole run and from the node's receptive field."""
+    from gatcli.explain.export import explanation_json
+
+    views = []
+    for chosen in (None, [node]):
+        recorder = StepRecorder()
+        result = forward(model, x, sources, targets, dtype=np.float64, recorder=recorder,
+                         nodes=chosen)
+        traces = layer_traces(recorder, model, result.fields)
+        layers = list(range(len(model.layers)))
+        out = io.StringIO()
+        console = Console(file=out, width=100, color_system=None, highlight=False)
+        TextRenderer(console, traces, ids).render(steps=STEPS, layers=layers, head=None,
+                                                  node=node, intro="intro")
+        doc = explanation_json(traces, ids=ids, steps=STEPS, layers=layers, node=node)
+        views.append((out.getvalue(), doc))
+    return views
+
+
+@pytest.mark.parametrize("kind", ["gat", "gatv2"])
+def test_node_view_of_the_receptive_field_is_the_whole_runs(kind, examples):
+    from gatcli.io.readers import NodeIndex, read_features, read_graph
+    from gatcli.model.init import init_model
+    from gatcli.model.spec import model_spec
+
+    feats = read_features(str(examples / "karate" / "features.csv"))
+    sources, targets = read_graph(str(examples / "karate" / "edges.csv"), NodeIndex.of(feats))
+    model = init_model(model_spec(feats.values.shape[1], layers=3, heads=2, hidden=3,
+                                  kind=kind), seed=2)
+    for node in (0, 11, 33):
+        (whole_text, whole_doc), (part_text, part_doc) = node_views(
+            model, feats.values, sources, targets, node, feats.id_labels())
+        assert part_text == whole_text  # same numbers to the digits shown, same shapes
+        for whole_layer, part_layer in zip(whole_doc["layers"], part_doc["layers"]):
+            a, b = whole_layer["node"], part_layer["node"]
+            assert a["in_neighbours"] == b["in_neighbours"]
+            for key in ("alpha", "scores", "logits"):
+                np.testing.assert_allclose(b[key], a[key], rtol=0, atol=1e-12)
+            for name, row in a["rows"].items():
+                np.testing.assert_allclose(b["rows"][name], row, rtol=1e-12, atol=1e-12)
+
+
+def test_node_view_of_a_node_without_in_edges():
+    from gatcli.model.init import init_model
+    from gatcli.model.spec import model_spec
+
+    x = np.arange(12.0).reshape(6, 2)
+    sources, targets = np.array([0, 1, 2]), np.array([1, 2, 3])   # 4, 5: nothing comes in
+    model = init_model(model_spec(2, layers=2, self_loops=False), seed=0)
+    (whole, _), (part, _) = node_views(model, x, sources, targets, 5, np.arange(6).astype(str))
+    assert part == whole and "Node 5 (layer 0, head 0): 0 in-neighbour(s)" in part

@@ -28,6 +28,7 @@ from gatcli.cli.options import (
 )
 from gatcli.forward import forward_graphs, layer_graphs
 from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
+from gatcli.io.node_list import read_node_list
 from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.writers import write_attention, write_embeddings
 from gatcli.model.build import resolve_model
@@ -43,6 +44,11 @@ def embed(
         None, "--attention", rich_help_panel=OUTPUT, show_default=False,
         help="Also write attention: .csv/.tsv (layer,head,target,source,alpha), .npz "
              "(sparse matrix per layer and head), or '-' (stdout; needs -o FILE)."),
+    nodes: str | None = typer.Option(
+        None, "--nodes", rich_help_panel=OUTPUT, show_default=False,
+        help="Embed only the nodes listed in this file (one id a line, '-' for stdin), in "
+             "its order: exact, computed on their receptive field only. --attention then "
+             "holds the edges each layer computed."),
     save_weights_to: str | None = typer.Option(
         None, "--save-weights", rich_help_panel=OUTPUT, show_default=False,
         help="Write the weights used (with their architecture) to this .npz."),
@@ -77,18 +83,23 @@ def embed(
     """Compute node embeddings (and attention) with a graph attention network.
 
     Embeddings go to stdout as CSV unless -o is given: one row per node, in the features'
-    order, id first. Weights are seeded (--seed) or loaded (--weights).
+    order, id first (with --nodes: the listed nodes, in the list's order). Weights are
+    seeded (--seed) or loaded (--weights).
     """
     if attention == STDIO and output == STDIO:
         raise usage_error("--attention - needs the embeddings in a file (-o FILE)")
     if graph == STDIO and features == STDIO:
         raise usage_error("only one of GRAPH and FEATURES can be read from stdin")
+    if nodes == STDIO and STDIO in (graph, features):
+        other = "GRAPH" if graph == STDIO else "FEATURES"
+        raise usage_error(f"--nodes - and {other} both read stdin; only one input can be "
+                          "read from stdin")
     quick = quick_model(layers, hidden, heads, out_dim, out_heads, concat, negative_slope,
                         activation, layer_type, bias)
     clock = Timings()
     bar = RunProgress(progress_wanted(progress, quiet, [graph, features]))
     with reporting_errors(debug), bar:
-        inputs = [graph, features] + [p for p in (weights, config) if p]
+        inputs = [graph, features] + [p for p in (weights, config, nodes) if p]
         outputs = [p for p in (output, attention, save_weights_to) if p is not None]
         for k, path in enumerate(outputs):
             check_output_path(path, inputs, outputs[:k])
@@ -97,6 +108,10 @@ def embed(
                                   svmlight_base=svmlight_base.value)
         with clock.phase("read graph"), bar.phase("read graph"):
             sources, targets = read_graph(graph, NodeIndex.of(feats))
+        chosen = None
+        if nodes is not None:
+            with clock.phase("read nodes"), bar.phase("read nodes"):
+                chosen = read_node_list(nodes, NodeIndex.of(feats))
         notes: list[str] = list(feats.notes)
         model = resolve_model(feats.width, weights=weights, config=config,
                               quick=quick, seed=seed, self_loops=self_loops, notes=notes,
@@ -120,25 +135,26 @@ def embed(
 
         result = forward_graphs(model, feats.values, graphs, dtype=np.dtype(dtype.value),
                                 keep_attention=attention is not None,
-                                block_size=block_size, progress=block_done)
+                                block_size=block_size, progress=block_done, nodes=chosen)
         for k, count in enumerate(result.nodes_without_in_edges()):
             if count:
                 say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is zero "
                     "(output = bias)", quiet)
         ids = feats.id_labels()
+        row_ids = ids if chosen is None else ids[chosen]
         # All files appear together or none does; stdout is written last, so a reader
         # that closes it early (| head) costs no file.
         with clock.phase("write"), bar.phase("write"), atomic_outputs():
             if save_weights_to:
                 save_weights(model, save_weights_to)
             if attention == STDIO:
-                write_embeddings(output, result.embeddings, ids, feats.id_column or "id",
+                write_embeddings(output, result.embeddings, row_ids, feats.id_column or "id",
                                  allow_nonfinite=allow_nonfinite)
             if attention is not None:
                 write_attention(attention, result.graphs, result.attention, ids,
                                 allow_nonfinite=allow_nonfinite)
             if attention != STDIO:
-                write_embeddings(output, result.embeddings, ids, feats.id_column or "id",
+                write_embeddings(output, result.embeddings, row_ids, feats.id_column or "id",
                                  allow_nonfinite=allow_nonfinite)
         if not quiet and output != STDIO:
             say(f"wrote {result.embeddings.shape[0]} x {result.embeddings.shape[1]} "

@@ -86,7 +86,8 @@ def explain(
     Runs the same forward pass as `gat embed` and prints the arrays it recorded, step by
     step. With no files: the tutorial's worked example, with the tutorial's printed values
     next to the correct ones where they differ (softmax, aggregate). With files, the model
-    options are those of `gat embed`. Large graphs are summarised; use --node ID for one node.
+    options are those of `gat embed`. Large graphs are summarised; use --node ID for one node
+    (computed on its receptive field only, so its cost does not grow with the graph).
     """
     if (graph is None) != (features is None):
         raise usage_error("give both GRAPH and FEATURES, or neither (the tutorial's example)")
@@ -137,9 +138,11 @@ def explain(
         node_index = None if node is None else _node_index(node, ids)
 
         recorder = StepRecorder()
-        forward(model, x, sources, targets, undirected=undirected, dtype=run_dtype,
-                recorder=recorder)
-        traces = layer_traces(recorder, model)
+        # With --node, every layer runs on the node's receptive field only (its L-hop
+        # in-neighbourhood): the node's rows are those of the whole run.
+        result = forward(model, x, sources, targets, undirected=undirected, dtype=run_dtype,
+                         recorder=recorder, nodes=None if node_index is None else [node_index])
+        traces = layer_traces(recorder, model, result.fields)
         chosen = {s.value for s in step}
         steps = STEPS if "all" in chosen else tuple(s for s in STEPS if s in chosen)
 

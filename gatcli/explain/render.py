@@ -72,8 +72,8 @@ FORMULAS = {
 }
 
 
-def _shape(array: np.ndarray) -> str:
-    return "(" + ", ".join(str(d) for d in array.shape) + ")"
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
 def format_number(value: float, digits: int) -> str:
@@ -180,7 +180,7 @@ class TextRenderer:
 
     def summary(self, name: str, values: np.ndarray) -> None:
         s = summarize(values)
-        self.say(self.t("summary", name=name, shape=_shape(values),
+        self.say(self.t("summary", name=name, shape=_shape(values.shape),
                         min=format_number(s.minimum, 4), mean=format_number(s.mean, 4),
                         max=format_number(s.maximum, 4)))
 
@@ -297,10 +297,9 @@ class TextRenderer:
         if spec.heads > 1:
             self.say(self.t("head_note", head=head, heads=spec.heads))
         if node is not None:
-            degree = int(trace.graph.in_degrees[node])
-            sources = trace.graph.sources[trace.graph.indptr[node]:trace.graph.indptr[node + 1]]
+            sources = node_focus(trace, node, head).sources
             self.say(self.t("node_intro", node=self.ids[node], layer=trace.index, head=head,
-                            degree=degree, masked=trace.n_nodes - np.unique(sources).size))
+                            degree=sources.size, masked=trace.n_nodes - np.unique(sources).size))
 
     def formula(self, trace: LayerTrace, step: str) -> str:
         spec = trace.spec
@@ -314,26 +313,30 @@ class TextRenderer:
         return template.format(slope=spec.negative_slope)
 
     def shapes(self, trace: LayerTrace, step: str) -> str:
-        a, n, e = trace.arrays, trace.n_nodes, trace.n_edges
+        n, e = trace.n_nodes, trace.n_edges
+
+        def sh(name: str) -> str:  # the shape of a recorded array in the whole layer
+            return _shape(trace.shape_of(name))
+
         hh, f = trace.spec.heads, trace.spec.out_dim
         v2 = trace.kind == "gatv2"
         table = {
-            "linear": (f"x {_shape(a['input'])} -> W_l x, W_r x ({n}, {hh}, {f})" if v2 else
-                       f"X {_shape(a['input'])} · W^T ({a['input'].shape[1]}, {hh * f}) -> "
-                       f"Wh {_shape(a['linear'])}"),
-            "concat": (f"W_r x_i, W_l x_j ({n}, {hh}, {f}) -> z {_shape(a['pairs'])}" if v2 else
-                       f"Wh {_shape(a['linear'])} -> [Wh_i ‖ Wh_j] ({e}, {hh}, {2 * f})"),
-            "scores": (f"a (1, {hh}, {f}), LeakyReLU(z) {_shape(a['leaky_relu'])} -> e "
-                       f"{_shape(a['scores'])}" if v2 else
-                       f"a_dst · Wh_i, a_src · Wh_j ({n}, {hh}) -> s {_shape(a['scores'])}"),
-            "leaky_relu": (f"z {_shape(a['pairs'])} -> {_shape(a['leaky_relu'])}" if v2 else
-                           f"s {_shape(a['scores'])} -> e {_shape(a['leaky_relu'])}"),
+            "linear": (f"x {sh('input')} -> W_l x, W_r x ({n}, {hh}, {f})" if v2 else
+                       f"X {sh('input')} · W^T ({trace.shape_of('input')[1]}, {hh * f}) -> "
+                       f"Wh {sh('linear')}"),
+            "concat": (f"W_r x_i, W_l x_j ({n}, {hh}, {f}) -> z {sh('pairs')}" if v2 else
+                       f"Wh {sh('linear')} -> [Wh_i ‖ Wh_j] ({e}, {hh}, {2 * f})"),
+            "scores": (f"a (1, {hh}, {f}), LeakyReLU(z) {sh('leaky_relu')} -> e "
+                       f"{sh('scores')}" if v2 else
+                       f"a_dst · Wh_i, a_src · Wh_j ({n}, {hh}) -> s {sh('scores')}"),
+            "leaky_relu": (f"z {sh('pairs')} -> {sh('leaky_relu')}" if v2 else
+                           f"s {sh('scores')} -> e {sh('leaky_relu')}"),
             "mask": f"e ({e}, {hh}) -> E ({n}, {n}) per head",
-            "softmax": f"e ({e}, {hh}) -> α {_shape(a['softmax'])}",
+            "softmax": f"e ({e}, {hh}) -> α {sh('softmax')}",
             "aggregate": f"α ({e}, {hh}), values ({n}, {hh}, {f}) -> out "
-                         f"{_shape(a['aggregate'])}",
-            "heads": f"out {_shape(a['aggregate'])} -> h {_shape(a['heads'])}",
-            "output": f"h {_shape(a['heads'])} -> y {_shape(a['output'])}",
+                         f"{sh('aggregate')}",
+            "heads": f"out {sh('aggregate')} -> h {sh('heads')}",
+            "output": f"h {sh('heads')} -> y {sh('output')}",
         }
         return f"{self.t('shapes')}: {table[step]}"
 
@@ -565,5 +568,5 @@ def concat_pairs_of(trace: LayerTrace, node: int, edges: np.ndarray, head: int) 
     if trace.kind == "gatv2":
         return trace.arrays["pairs"][edges, head]
     wh = trace.arrays["linear"][:, head]
-    target = np.broadcast_to(wh[node], (edges.size, wh.shape[1]))
+    target = np.broadcast_to(wh[trace.row_of(node)], (edges.size, wh.shape[1]))
     return np.concatenate([target, wh[trace.graph.sources[edges]]], axis=1)

@@ -32,6 +32,7 @@ import scipy.sparse as sp
 from gatcli.graph import Graph
 from gatcli.layer import StepRecorder
 from gatcli.model.spec import LayerSpec, Model
+from gatcli.receptive import LayerField
 
 #: Explain steps in GAT's order.
 STEPS = ("linear", "concat", "scores", "leaky_relu", "mask", "softmax", "aggregate", "heads",
@@ -65,18 +66,30 @@ def step_order(kind: str) -> tuple[str, ...]:
     return GATV2_STEP_ORDER if kind == "gatv2" else STEPS
 
 
+#: Recorded arrays with one row per edge (the others have one row per node).
+EDGE_ARRAYS = ("scores", "leaky_relu", "pairs", "softmax")
+
+
 @dataclass(frozen=True)
 class LayerTrace:
     """One layer of a recorded forward pass.
 
     arrays: recorded name -> array (``input`` (N, F_in) and the layer's steps);
     graph: the in-edge CSR the layer ran on (row i = the sources j of the edges j -> i).
+    nodes: when the layer ran on a receptive field (``forward(..., nodes=...)``), the node
+        index (whole graph) of each row of ``graph`` and of the node arrays; None when rows
+        are the nodes themselves. whole_nodes, whole_edges: N and E of the whole layer graph
+        (default: ``graph``'s).
+    Methods taking a ``node`` take its whole-graph index.
     """
 
     index: int
     spec: LayerSpec
     graph: Graph
     arrays: Mapping[str, np.ndarray]
+    nodes: np.ndarray | None = None
+    whole_nodes: int | None = None
+    whole_edges: int | None = None
 
     @property
     def kind(self) -> str:
@@ -84,16 +97,36 @@ class LayerTrace:
 
     @property
     def n_nodes(self) -> int:
-        return self.graph.n_nodes
+        """N of the whole layer graph."""
+        return self.graph.n_nodes if self.whole_nodes is None else self.whole_nodes
 
     @property
     def n_edges(self) -> int:
-        return self.graph.n_edges
+        """E of the whole layer graph."""
+        return self.graph.n_edges if self.whole_edges is None else self.whole_edges
 
     @property
     def small(self) -> bool:
         """Whether N x N matrices of this layer may be built and shown."""
-        return self.graph.n_nodes <= DENSE_MAX_NODES
+        return self.nodes is None and self.graph.n_nodes <= DENSE_MAX_NODES
+
+    def row_of(self, node: int) -> int:
+        """The row of ``graph`` and of the node arrays that holds node ``node``."""
+        if self.nodes is None:
+            return node
+        found = np.flatnonzero(self.nodes == node)
+        if found.size == 0:
+            raise ValueError(f"node {node} is not in layer {self.index}'s receptive field")
+        return int(found[0])
+
+    def node_of(self, rows: np.ndarray) -> np.ndarray:
+        """The whole-graph node index of local ``rows``."""
+        return rows if self.nodes is None else self.nodes[rows]
+
+    def shape_of(self, name: str) -> tuple[int, ...]:
+        """The shape of recorded array ``name`` in the whole layer (E or N rows)."""
+        shape = self.arrays[name].shape
+        return (self.n_edges if name in EDGE_ARRAYS else self.n_nodes, *shape[1:])
 
     def targets(self) -> np.ndarray:
         """(E,) target i of every edge, CSR order."""
@@ -105,15 +138,23 @@ class LayerTrace:
         return self.arrays["leaky_relu" if self.kind == "gat" else "scores"]
 
 
-def layer_traces(recorder: StepRecorder, model: Model) -> list[LayerTrace]:
-    """The recorded layers of ``forward(model, ..., recorder=recorder)``, in order."""
+def layer_traces(recorder: StepRecorder, model: Model,
+                 fields: Sequence[LayerField] | None = None) -> list[LayerTrace]:
+    """The recorded layers of ``forward(model, ..., recorder=recorder)``, in order; with
+    ``fields`` (``ForwardResult.fields`` of a run with chosen nodes), each trace knows which
+    node each of its rows is."""
     traces = []
     for k, layer in enumerate(model.layers):
         arrays = {name: value for (index, name), value in recorder.steps.items() if index == k}
         x = arrays.get("input")
         if sp.issparse(x) and x.shape[0] * x.shape[1] <= DENSE_INPUT_MAX:
             arrays["input"] = x.toarray()
-        traces.append(LayerTrace(k, layer.spec, recorder.graphs[k], arrays))
+        if fields is None:
+            traces.append(LayerTrace(k, layer.spec, recorder.graphs[k], arrays))
+        else:
+            part = fields[k]
+            traces.append(LayerTrace(k, layer.spec, recorder.graphs[k], arrays, part.nodes,
+                                     part.whole_nodes, part.whole_edges))
     return traces
 
 
@@ -204,14 +245,16 @@ def _sparse_summary(values: sp.sparray) -> Summary:
 class NodeFocus:
     """Node i of one layer and head: its in-edges and rows of every node-level step.
 
-    edges: (d,) positions of i's in-edges in the CSR; sources: (d,) their sources j;
-    scores: (d,) s_ij (GAT, before LeakyReLU) or e_ij (GATv2); logits: (d,) the softmax input;
-    alpha: (d,); order: (d,) indices into the above, by alpha descending (stable).
-    dst_term: a_dst.Wh_i (GAT; NaN for GATv2); src_terms: (d,) a_src.Wh_j (GAT).
-    rows: step name -> node i's row of that node-level array.
+    node: i (whole-graph index); row: its row in the trace's graph and node arrays.
+    edges: (d,) positions of i's in-edges in the trace's CSR; sources: (d,) their sources j
+    (whole-graph indices); scores: (d,) s_ij (GAT, before LeakyReLU) or e_ij (GATv2);
+    logits: (d,) the softmax input; alpha: (d,); order: (d,) indices into the above, by alpha
+    descending (stable). dst_term: a_dst.Wh_i (GAT; NaN for GATv2); src_terms: (d,)
+    a_src.Wh_j (GAT). rows: step name -> node i's row of that node-level array.
     """
 
     node: int
+    row: int
     head: int
     edges: np.ndarray
     sources: np.ndarray
@@ -225,26 +268,29 @@ class NodeFocus:
 
 
 def node_focus(trace: LayerTrace, node: int, head: int) -> NodeFocus:
-    """The NodeFocus of ``node`` in layer ``trace`` and head ``head``: O(degree + C) work."""
+    """The NodeFocus of ``node`` in layer ``trace`` and head ``head``: O(degree + C) work
+    (plus finding the node's row in a receptive field)."""
     a = trace.arrays
-    lo, hi = int(trace.graph.indptr[node]), int(trace.graph.indptr[node + 1])
+    row = trace.row_of(node)
+    lo, hi = int(trace.graph.indptr[row]), int(trace.graph.indptr[row + 1])
     edges = np.arange(lo, hi)
-    sources = trace.graph.sources[lo:hi]
+    local_sources = trace.graph.sources[lo:hi]
     alpha = a["softmax"][lo:hi, head]
     order = np.argsort(-alpha, kind="stable")
     if trace.kind == "gat":
-        dst_term = float(a["scores_dst"][node, head])
-        src_terms = a["scores_src"][sources, head]
+        dst_term = float(a["scores_dst"][row, head])
+        src_terms = a["scores_src"][local_sources, head]
     else:
         dst_term = float("nan")
         src_terms = np.full(hi - lo, np.nan)
-    rows = {"input": node_rows(a["input"], [node])[0], "linear": a["linear"][node, head],
-            "aggregate": a["aggregate"][node, head], "heads": a["heads"][node],
-            "output": a["output"][node]}
+    rows = {"input": node_rows(a["input"], [row])[0], "linear": a["linear"][row, head],
+            "aggregate": a["aggregate"][row, head], "heads": a["heads"][row],
+            "output": a["output"][row]}
     if "linear_dst" in a:
-        rows["linear_dst"] = a["linear_dst"][node, head]
-    return NodeFocus(node, head, edges, sources, a["scores"][lo:hi, head],
-                     trace.logits()[lo:hi, head], alpha, order, dst_term, src_terms, rows)
+        rows["linear_dst"] = a["linear_dst"][row, head]
+    return NodeFocus(node, row, head, edges, trace.node_of(local_sources),
+                     a["scores"][lo:hi, head], trace.logits()[lo:hi, head], alpha, order,
+                     dst_term, src_terms, rows)
 
 
 def common_row_shift(trace: LayerTrace, i: int, k: int, head: int) -> np.ndarray | None:
