@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gatcli.engine import resolve_engine
-from gatcli.graph import Graph, build_graph
+from gatcli.graph import Graph, build_graph, build_graph_chunked
 from gatcli.layer import StepRecorder, gat_layer
 from gatcli.model.spec import Layer, Model
 from gatcli.receptive import LayerField, check_chosen, distinct_in_order, receptive_fields
@@ -52,15 +52,26 @@ def layer_graphs(
     n_nodes: int,
     *,
     undirected: bool = False,
+    engine: Any = None,
 ) -> list[Graph]:
-    """The in-edge CSR of every layer; layers with the same self-loop setting share one."""
+    """The in-edge CSR of every layer; layers with the same self-loop setting share one.
+
+    With an out-of-core engine (a ThreadEngine with a memory limit) and no ``undirected``,
+    the CSR is built in chunks into memory-mapped files (:func:`build_graph_chunked`): the
+    same graph, bounded memory.
+    """
+    on_disk = getattr(engine, "memory_limit", None) is not None and not undirected
     built: dict[bool, Graph] = {}
     graphs = []
     for layer in model.layers:
         loops = layer.spec.self_loops
         if loops not in built:
-            built[loops] = build_graph(sources, targets, n_nodes, self_loops=loops,
-                                       undirected=undirected)
+            if on_disk:
+                built[loops] = build_graph_chunked(sources, targets, n_nodes,
+                                                   self_loops=loops, allocate=engine.mapped)
+            else:
+                built[loops] = build_graph(sources, targets, n_nodes, self_loops=loops,
+                                           undirected=undirected)
         graphs.append(built[loops])
     return graphs
 

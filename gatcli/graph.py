@@ -8,6 +8,7 @@ Duplicate edges are kept (each gets its own share of attention, as in PyG).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -120,3 +121,54 @@ def edges_from_adjacency(adjacency: sp.spmatrix | sp.sparray) -> tuple[np.ndarra
     coo = sp.coo_array(adjacency)
     nonzero = coo.data != 0
     return coo.col[nonzero], coo.row[nonzero]
+
+
+def build_graph_chunked(
+    sources: np.ndarray,
+    targets: np.ndarray,
+    n_nodes: int,
+    *,
+    self_loops: bool = True,
+    allocate: Callable[[tuple[int, ...], np.dtype], np.ndarray] = np.empty,
+    chunk: int = 1 << 20,
+) -> Graph:
+    """The in-edge CSR of :func:`build_graph` (same edges, same order: input order within a
+    row, the self-loop last), built ``chunk`` edges at a time into ``allocate``d arrays
+    (e.g. memory-mapped files): besides them it needs O(N + chunk) memory, so the edge
+    arrays may be memory-mapped too. No ``undirected`` here (it needs every edge at once).
+
+    A counting sort: per-target counts, then each chunk's edges placed after the edges of
+    the same target from earlier chunks (a stable sort of the chunk by target).
+    """
+    idx = _index_dtype(max(n_nodes, 1))
+    n_input = int(sources.shape[0])
+
+    def pieces():
+        for start in range(0, n_input, chunk):
+            src = np.asarray(sources[start : start + chunk]).astype(idx, copy=False)
+            dst = np.asarray(targets[start : start + chunk]).astype(idx, copy=False)
+            if self_loops:
+                keep = src != dst
+                src, dst = src[keep], dst[keep]
+            yield src, dst
+
+    counts = np.zeros(n_nodes, dtype=np.int64)
+    for _, dst in pieces():
+        counts += np.bincount(dst, minlength=n_nodes)
+    if self_loops:
+        counts += 1
+    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    out = allocate((int(indptr[-1]),), np.dtype(idx))
+    cursor = indptr[:-1].copy()
+    for src, dst in pieces():
+        order = np.argsort(dst, kind="stable")
+        ordered = dst[order]
+        rank = np.arange(ordered.shape[0]) - np.searchsorted(ordered, ordered, side="left")
+        out[cursor[ordered] + rank] = src[order]
+        cursor += np.bincount(dst, minlength=n_nodes)
+    if self_loops:
+        for start in range(0, n_nodes, chunk):
+            stop = min(n_nodes, start + chunk)
+            out[indptr[start + 1 : stop + 1] - 1] = np.arange(start, stop, dtype=idx)
+    return Graph(indptr, out, n_nodes)

@@ -102,6 +102,20 @@ def node_table(x: np.ndarray | sp.csr_array, plan: LayerPlan, engine: Any, *,
     return table, layer_shift(combine_bounds(parts, plan), plan, dtype)
 
 
+def edge_targets_of(graph: Graph, allocate: Callable[..., np.ndarray] = np.empty,
+                    rows: int = 1 << 20) -> np.ndarray:
+    """(E,) the target of every edge in CSR order (``graph.targets()``), filled ``rows``
+    targets at a time into an array from ``allocate(shape, dtype)``."""
+    out = allocate((graph.n_edges,), graph.sources.dtype)
+    indptr = graph.indptr
+    for start in range(0, graph.n_nodes, rows):
+        stop = min(graph.n_nodes, start + rows)
+        lo, hi = int(indptr[start]), int(indptr[stop])
+        out[lo:hi] = np.repeat(np.arange(start, stop, dtype=out.dtype),
+                               np.diff(indptr[start : stop + 1]))
+    return out
+
+
 def gat_layer(
     x: np.ndarray,
     graph: Graph,
@@ -144,7 +158,7 @@ def gat_layer(
             rec("linear_dst", table.target_side.reshape(n, heads, plan.width))
     # (E,) target of every edge: per-edge copies of target rows are then gathers, which
     # release the GIL (np.repeat does not)
-    edge_targets = graph.targets()
+    edge_targets = edge_targets_of(graph, engine.allocate)
     # the output takes the residual's place row by row (a block reads its residual rows
     # before writing its output rows)
     out = table.residual if plan.residual else engine.allocate((n, plan.out_dim), dtype)

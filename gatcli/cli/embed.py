@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from gatcli.cli.options import (
     LayerType,
     quick_model,
 )
+from gatcli.engine import make_engine
 from gatcli.forward import forward_graphs, layer_graphs
 from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
 from gatcli.io.node_list import read_node_list
@@ -76,6 +78,20 @@ def embed(
         help="Target nodes per block (bounds memory).  [default: about 16k edges a block]"),
     timings: bool = typer.Option(False, "--timings", rich_help_panel=RUN,
                                  help="Print the time of each phase on stderr."),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", rich_help_panel=RUN, show_default=False,
+        help="Run on Dask: tcp://HOST:PORT (an existing scheduler; inputs must be readable "
+             "by the workers at the same path) or local:N (N local worker processes). "
+             "Needs pip install 'gatcli[distributed]'."),
+    memory_limit: str | None = typer.Option(
+        None, "--memory-limit", rich_help_panel=RUN, show_default=False,
+        help="Out-of-core: keep the run within about SIZE (e.g. 384M, 2G; 'auto' = half of "
+             "the available memory) by memory-mapping large tables, outputs and the edges' "
+             "CSR in --tmp-dir.  [default: all in memory]"),
+    tmp_dir: str | None = typer.Option(
+        None, "--tmp-dir", rich_help_panel=RUN, show_default=False,
+        help="Directory for --memory-limit's temporary files (removed at exit).  "
+             "[default: $TMPDIR or /tmp]"),
     quiet: bool = options.QUIET,
     progress: bool | None = options.PROGRESS,
     debug: bool = options.DEBUG,
@@ -98,7 +114,8 @@ def embed(
                         activation, layer_type, bias)
     clock = Timings()
     bar = RunProgress(progress_wanted(progress, quiet, [graph, features]))
-    with reporting_errors(debug), bar:
+    engine = None
+    with reporting_errors(debug), bar, contextlib.ExitStack() as cleanup:
         inputs = [graph, features] + [p for p in (weights, config, nodes) if p]
         outputs = [p for p in (output, attention, save_weights_to) if p is not None]
         for k, path in enumerate(outputs):
@@ -121,9 +138,13 @@ def embed(
         for note in notes:
             say(note, quiet)
         bar.layers(len(model.layers))
+        with clock.phase("start engine"):
+            engine = make_engine(scheduler, memory_limit, tmp_dir)
+            cleanup.callback(engine.close)  # temporary files / cluster, on every exit path
         with clock.phase("build CSR"):
             graphs = layer_graphs(model, sources, targets, feats.n_nodes,
-                                  undirected=undirected)
+                                  undirected=undirected, engine=engine)
+        del sources, targets  # (out-of-core: the CSR is on disk now)
         layer_start = [time.perf_counter()]
 
         def block_done(layer: int, done: int, total: int) -> None:
@@ -135,7 +156,8 @@ def embed(
 
         result = forward_graphs(model, feats.values, graphs, dtype=np.dtype(dtype.value),
                                 keep_attention=attention is not None,
-                                block_size=block_size, progress=block_done, nodes=chosen)
+                                block_size=block_size, progress=block_done, nodes=chosen,
+                                engine=engine)
         for k, count in enumerate(result.nodes_without_in_edges()):
             if count:
                 say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is zero "
@@ -161,3 +183,6 @@ def embed(
                 f"embeddings to {Path(output)}", quiet)
     if timings:
         clock.report()
+        for name, value in getattr(engine, "stats", {}).items():
+            if name == "shuffle_bytes":
+                say(f"timing shuffle bytes     {int(value):>12,d}", False)

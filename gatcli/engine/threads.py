@@ -14,6 +14,8 @@ import contextvars
 import functools
 import os
 import queue
+import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -52,27 +54,105 @@ def one_blas_thread() -> Iterator[None]:
         yield
 
 
+#: With a memory limit, an array larger than this share of it is a memory-mapped file.
+MAPPED_SHARE = 8
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still use: the tighter of MemAvailable and the memory cgroup's
+    limit minus its usage (cgroup v1 or v2), or None when neither is known."""
+    found = []
+    with contextlib.suppress(OSError, ValueError):
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    with contextlib.suppress(OSError, ValueError):
+        for line in open("/proc/self/cgroup"):
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            if controllers == "":  # v2
+                files = ("/sys/fs/cgroup" + path, "memory.max", "memory.current")
+            elif "memory" in controllers.split(","):  # v1
+                files = ("/sys/fs/cgroup/memory" + path, "memory.limit_in_bytes",
+                         "memory.usage_in_bytes")
+            else:
+                continue
+            with contextlib.suppress(OSError, ValueError):
+                limit = open(os.path.join(files[0], files[1])).read().strip()
+                if limit != "max" and int(limit) < 1 << 60:
+                    used = int(open(os.path.join(files[0], files[2])).read())
+                    found.append(int(limit) - used)
+    return min(found) if found else None
+
+
+def automatic_memory_limit() -> int | None:
+    """``--memory-limit auto``: half of :func:`available_memory` (the other half is left to
+    the page cache of the memory-mapped inputs and outputs), or None (all in memory) when
+    it is unknown."""
+    free = available_memory()
+    return None if free is None else max(free // 2, 64 << 20)
+
+
 class ThreadEngine:
-    """Runs a layer's pieces on ``threads`` threads of this process, arrays in memory.
+    """Runs a layer's pieces on ``threads`` threads of this process.
 
     threads: block/chunk threads (default: 2, or 1 on a one-core machine).
     edges_per_block: edge budget of an automatic block for an 8 x 8-head table.
+    memory_limit: bytes (or ``"auto"``: :func:`automatic_memory_limit`); arrays larger than
+        ``memory_limit / MAPPED_SHARE`` (node tables, layer outputs, attention, per-edge
+        targets) are then memory-mapped files in a temporary directory under ``tmp_dir``
+        (default: the system's), removed by :meth:`close` (use the engine as a context
+        manager). None: everything in memory.
     """
 
     name = "threads"
 
-    def __init__(self, threads: int | None = None, edges_per_block: int | None = None):
+    def __init__(self, threads: int | None = None, edges_per_block: int | None = None,
+                 memory_limit: int | str | None = None, tmp_dir: str | None = None):
         self.threads = max(1, threads if threads is not None else THREADS)
         self.edges_per_block = edges_per_block
+        if memory_limit == "auto":
+            memory_limit = automatic_memory_limit()
+        self.memory_limit = memory_limit
+        self.tmp_dir = tmp_dir
+        self._folder: str | None = None
+        self._count = 0
 
     # -- storage -------------------------------------------------------------------------
 
+    @property
+    def folder(self) -> str:
+        """The temporary directory of the memory-mapped arrays (created on first use)."""
+        if self._folder is None:
+            self._folder = tempfile.mkdtemp(prefix="gat-", dir=self.tmp_dir)
+        return self._folder
+
+    def mapped(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A new memory-mapped array (zeros) in the temporary directory."""
+        self._count += 1
+        path = os.path.join(self.folder, f"array-{self._count}.bin")
+        if int(np.prod(shape)) == 0:
+            return np.empty(shape, dtype=dtype)
+        return np.memmap(path, dtype=dtype, mode="w+", shape=shape)
+
     def allocate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        """A new uninitialised array for a layer's tables and outputs."""
+        """A new uninitialised array for a layer's tables and outputs: in memory, or
+        memory-mapped when it exceeds the memory limit's share."""
+        size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+        if self.memory_limit is not None and size > self.memory_limit // MAPPED_SHARE:
+            return self.mapped(shape, dtype)
         return np.empty(shape, dtype=dtype)
 
     def close(self) -> None:
-        """Release what the engine holds (nothing here)."""
+        """Remove the temporary directory, if any."""
+        folder, self._folder = self._folder, None
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def __enter__(self) -> ThreadEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- execution -----------------------------------------------------------------------
 
