@@ -3,6 +3,7 @@ matrices (``save_npz`` ``.npz``, svmlight/libsvm text: :mod:`gatcli.io.sparse_fe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -179,10 +180,15 @@ def _check_finite(values: np.ndarray, text: str | None, header_line: int,
                   columns: list[str], name: str, first_column: int = 0) -> None:
     """Raise for the first NaN/inf, naming its line and column (text) or row and column
     (arrays); ``first_column`` is the 0-based text column of ``values[:, 0]``."""
-    bad = ~np.isfinite(values)
-    if not bad.any():
+    rows = max(1, (1 << 22) // max(1, values.shape[1]))  # in slices: no (N, F) temporaries
+    for first in range(0, values.shape[0], rows):
+        bad = ~np.isfinite(values[first : first + rows])
+        if bad.any():
+            break
+    else:
         return
     row, col = (int(v) for v in np.argwhere(bad)[0])
+    row += first
     value = values[row, col]
     advice = "use --allow-nonfinite to accept it"
     if text is None:
@@ -190,6 +196,16 @@ def _check_finite(values: np.ndarray, text: str | None, header_line: int,
                        f"{advice}", name)
     where = f"{name}:{line_of_row(text, header_line, row)}:{first_column + col + 1}"
     raise GatError(f"column {columns[col]!r} is {value} (not finite); {advice}", where)
+
+
+def _mapped_npy(path: str) -> np.ndarray | None:
+    """A regular .npy file memory-mapped read-only (pages read as the layers use them), or
+    None when it cannot be (then it is read into memory, and its errors reported there)."""
+    try:
+        values = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception:  # damaged: load_numpy reports it
+        return None
+    return values if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" else None
 
 
 def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
@@ -200,7 +216,9 @@ def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
         if not head.startswith(NPY_MAGIC):
             raise GatError(not_this_format(head, what), name)
         handle.seek(0)
-        values = load_numpy(handle, name, what)
+        values = _mapped_npy(path) if os.path.isfile(path) else None
+        if values is None:
+            values = load_numpy(handle, name, what)
     if not isinstance(values, np.ndarray) or values.ndim != 2:
         shape = getattr(values, "shape", None)
         raise GatError(f"expected a 2-D (nodes x features) array, found shape {shape}", name)
