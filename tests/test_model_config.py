@@ -123,3 +123,86 @@ def test_top_level_must_be_a_mapping(tmp_path, text):
 def test_missing_config_file(tmp_path):
     with pytest.raises(GatError, match="no such file"):
         read_config(tmp_path / "absent.yaml")
+
+
+# -- hostile YAML: aliases, nesting, size (issue 11) -----------------------------------------
+
+
+def _alias_bomb(levels: int = 9, width: int = 9) -> str:
+    """The billion laughs: each level a list of ``width`` aliases of the level below."""
+    lines = ["a0: &a0 [" + ", ".join(["x"] * width) + "]"]
+    for k in range(1, levels):
+        lines.append(f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * width) + "]")
+    lines.append(f"layers: *a{levels - 1}")
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_without_expanding_it(tmp_path):
+    text = _alias_bomb()
+    assert len(text) < 600
+    with pytest.raises(GatError) as info:
+        read_config(write(tmp_path, text))
+    message = str(info.value)
+    assert re.match(r".*model\.yaml:\d+: the YAML holds more than 10000 values once its "
+                    r"aliases are expanded", message)
+    assert len(message) < 300 and "x, x" not in message
+
+
+@pytest.mark.parametrize("levels, width", [(4, 12), (20, 2), (3, 200)])
+def test_aliases_within_the_budget_or_not(tmp_path, levels, width):
+    expanded = sum(width ** k for k in range(1, levels + 1))
+    path = write(tmp_path, _alias_bomb(levels, width))
+    if expanded < 10_000:
+        assert isinstance(read_config(path)["layers"], list)
+    else:
+        with pytest.raises(GatError, match="more than 10000 values"):
+            read_config(path)
+
+
+def test_ordinary_anchors_and_merge_keys_still_work(tmp_path):
+    text = ("layers:\n  - &hidden {out_dim: 4, heads: 2, activation: relu}\n"
+            "  - {<<: *hidden, out_dim: 3, concat: false}\n")
+    specs = specs_from_config(read_config(write(tmp_path, text)), in_dim=5)
+    assert (specs[1].heads, specs[1].out_dim, specs[1].activation) == (2, 3, "relu")
+
+
+@pytest.mark.parametrize("text", [
+    "layers: " + "[" * 5000 + "]" * 5000,
+    "layers: " + "{a: " * 3000 + "1" + "}" * 3000,
+    "layers:\n" + "".join("  " * k + "- \n" for k in range(1, 400)),
+])
+def test_deep_nesting_is_a_clear_error_not_a_recursion_error(tmp_path, text):
+    with pytest.raises(GatError, match=r"model\.yaml:\d+: YAML nested more than 32 levels"):
+        read_config(write(tmp_path, text))
+
+
+def test_recursive_alias_and_oversized_file(tmp_path):
+    with pytest.raises(GatError, match="alias refers to the collection it is part of"):
+        read_config(write(tmp_path, "layers: &r [*r]\n"))
+    with pytest.raises(GatError, match=r"too large for a YAML model file"):
+        read_config(write(tmp_path, "# padding\n" * 200_000 + "layers: []\n"))
+
+
+def test_long_values_are_cut_in_messages(tmp_path):
+    text = "layers:\n  - {out_dim: 2, activation: " + "g" * 100_000 + "}\n"
+    with pytest.raises(GatError) as info:
+        specs_from_config(read_config(write(tmp_path, text)), 3, "m.yaml")
+    assert len(str(info.value)) < 250 and "..." in str(info.value)
+
+
+@pytest.mark.parametrize("entry, origin", [
+    ("{out_dim: 100000000000000000000, heads: 4}", "layers[0]"),
+    ("{out_dim: 4, heads: 100000000000000000000}", "layers[0]"),
+])
+def test_absurd_sizes_in_yaml_are_refused_before_allocation(tmp_path, entry, origin):
+    path = write(tmp_path, f"layers:\n  - {entry}\n")
+    with pytest.raises(GatError, match=rf"the model is too large: layer 0 .*\(.*model\.yaml: "
+                                       rf"{re.escape(origin)}\).* of memory available"):
+        resolve_model(3, config=str(path))
+
+
+def test_negative_slope_nan_and_inf_refused_by_yaml(tmp_path):
+    for value in (".nan", ".inf", "-.inf"):
+        path = write(tmp_path, f"layers:\n  - {{out_dim: 2, negative_slope: {value}}}\n")
+        with pytest.raises(GatError, match=r"negative_slope: got .*expected a finite number"):
+            specs_from_config(read_config(path), 3)

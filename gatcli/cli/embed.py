@@ -132,7 +132,7 @@ def embed(
         notes: list[str] = list(feats.notes)
         model = resolve_model(feats.width, weights=weights, config=config,
                               quick=quick, seed=seed, self_loops=self_loops, notes=notes,
-                              open_width=feats.open_width)
+                              open_width=feats.open_width, n_nodes=feats.n_nodes)
         if model.in_dim > feats.width:  # svmlight: the last features are simply absent
             feats.widen(model.in_dim)
         for note in notes:

@@ -104,7 +104,8 @@ def explain(
             own_model = weights is not None or config is not None or bool(quick.given())
             if own_model:
                 model = resolve_model(x.shape[1], weights=weights, config=config, quick=quick,
-                                      seed=seed, self_loops=self_loops, notes=notes)
+                                      seed=seed, self_loops=self_loops, notes=notes,
+                                      n_nodes=x.shape[0])
             else:
                 model = tutorial.tutorial_model()
                 if self_loops is not None:
@@ -120,7 +121,7 @@ def explain(
             sources, targets = read_graph(graph, NodeIndex.of(feats))
             model = resolve_model(feats.width, weights=weights, config=config, quick=quick,
                                   seed=seed, self_loops=self_loops, notes=notes,
-                                  open_width=feats.open_width)
+                                  open_width=feats.open_width, n_nodes=feats.n_nodes)
             if model.in_dim > feats.width:  # svmlight: the last features are simply absent
                 feats.widen(model.in_dim)
             x, ids = feats.values, feats.id_labels()

@@ -12,7 +12,7 @@ import typer
 
 from gatcli.cli.common import usage_error
 from gatcli.model.build import QuickModel
-from gatcli.model.spec import ACTIVATIONS
+from gatcli.model.spec import ACTIVATIONS, NEGATIVE_SLOPE_EXPECTED, valid_negative_slope
 
 MODEL = "Model (with --weights the file decides the architecture)"
 INPUT = "Input"
@@ -51,8 +51,8 @@ WEIGHTS = typer.Option(
 CONFIG = typer.Option(
     None, "--config", "-c", rich_help_panel=MODEL, show_default=False,
     help="YAML model: a list of layers (see docs/formats.md).")
-SEED = typer.Option(0, "--seed", rich_help_panel=MODEL,
-                    help="Seed of the Glorot-uniform initial weights.")
+SEED = typer.Option(0, "--seed", min=0, rich_help_panel=MODEL,
+                    help="Seed of the Glorot-uniform initial weights (an integer >= 0).")
 LAYERS = typer.Option(None, "--layers", min=1, rich_help_panel=MODEL,
                       help="Number of layers.  [default: 2]", show_default=False)
 HIDDEN = typer.Option(None, "--hidden", min=1, rich_help_panel=MODEL,
@@ -109,5 +109,12 @@ def quick_model(layers: int | None, hidden: int | None, heads: int | None,
     if activation is not None and activation not in ACTIVATIONS:
         raise usage_error(f"--activation {activation!r}: expected one of elu, relu, "
                           "leaky_relu, tanh, sigmoid, none")
+    check_negative_slope(negative_slope)
     return QuickModel(layers, hidden, heads, out_dim, out_heads, concat, negative_slope,
                       activation, layer_type.value if layer_type else None, bias)
+
+
+def check_negative_slope(value: float | None) -> None:
+    """--negative-slope must be what the YAML and weights paths accept (nan/inf: exit 2)."""
+    if value is not None and not valid_negative_slope(value):
+        raise usage_error(f"--negative-slope {value}: expected {NEGATIVE_SLOPE_EXPECTED}")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from gatcli.cli.common import reporting_errors, say, usage_error
+from gatcli.cli.options import check_negative_slope
 from gatcli.errors import GatError
 from gatcli.io.atomic import check_output_path
 from gatcli.model.pyg import PygModel, PygOptions, is_pyg_state_dict, model_from_pyg
@@ -45,6 +46,7 @@ def _options(config: str | None, activation: str | None, negative_slope: float |
     if activation is not None and activation not in ACTIVATIONS:
         raise usage_error(f"--activation {activation!r}: expected one of "
                           f"{', '.join(ACTIVATIONS)}")
+    check_negative_slope(negative_slope)
     return PygOptions(activation=activation, negative_slope=negative_slope,
                       concat_last=concat, self_loops=self_loops, config=config)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from gatcli.errors import GatError
 from gatcli.model.config import read_config, specs_from_config
 from gatcli.model.init import init_model
+from gatcli.model.limits import check_layer_count, check_model_size
 from gatcli.model.pyg import PygOptions
 from gatcli.model.spec import Model, model_spec
 from gatcli.model.weights import load_weights
@@ -32,6 +33,8 @@ class QuickModel:
         return [k for k, v in vars(self).items() if v is not None]
 
     def specs(self, in_dim: int, self_loops: bool = True) -> list:
+        if self.layers is not None:
+            check_layer_count(self.layers, f"--layers {self.layers}")
         options = {
             "layers": self.layers, "hidden": self.hidden, "heads": self.heads,
             "out_dim": self.out_dim, "out_heads": self.out_heads,
@@ -40,6 +43,12 @@ class QuickModel:
         }
         return model_spec(in_dim, self_loops=self_loops,
                           **{k: v for k, v in options.items() if v is not None})
+
+    def origin(self, k: int, n_layers: int) -> str:
+        """The options that set layer k's sizes, for a message."""
+        if k == n_layers - 1:
+            return (f"--out-heads {self.out_heads or 1} x --out-dim {self.out_dim or 8}")
+        return f"--heads {self.heads or 8} x --hidden {self.hidden or 8}"
 
 
 def resolve_model(
@@ -52,6 +61,7 @@ def resolve_model(
     self_loops: bool | None = None,
     notes: list[str] | None = None,
     open_width: bool = False,
+    n_nodes: int | None = None,
 ) -> Model:
     """The model to run on ``in_dim`` input features.
 
@@ -62,6 +72,9 @@ def resolve_model(
     Things worth telling the user (e.g. ignored options) are appended to ``notes``.
     open_width: the features' width is only a lower bound (svmlight text, where features
     past the largest index used are simply absent): loaded weights may expect more inputs.
+    A model too large for memory (parameters, plus the activations of ``n_nodes`` nodes
+    if given) is refused before anything of its size is allocated, naming the sizes and
+    where they came from.
     """
     quick = quick or QuickModel()
     notes = notes if notes is not None else []
@@ -75,6 +88,7 @@ def resolve_model(
             notes.append(f"the architecture stored in {weights} is used; "
                          f"ignoring --{', --'.join(o.replace('_', '-') for o in fixed)}")
         model = load_weights(weights, pyg=pyg, notes=notes)
+        check_model_size(model.specs, lambda k: f"{weights}: layer {k}", n_nodes)
         if model.in_dim != in_dim and not (open_width and model.in_dim > in_dim):
             raise GatError(f"the features have {in_dim} columns but the model's first layer "
                            f"expects {model.in_dim} inputs", weights)
@@ -84,8 +98,10 @@ def resolve_model(
                 notes.append("--config describes the model; ignoring --"
                              + ", --".join(o.replace("_", "-") for o in quick.given()))
             specs = specs_from_config(read_config(config), in_dim, source=config)
+            check_model_size(specs, lambda k: f"{config}: layers[{k}]", n_nodes)
         else:
             specs = quick.specs(in_dim)
+            check_model_size(specs, lambda k: quick.origin(k, len(specs)), n_nodes)
         model = init_model(specs, seed=seed)
     if self_loops is not None:
         for layer in model.layers:

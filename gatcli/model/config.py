@@ -12,7 +12,6 @@ features, that of layer k+1 from layer k's output.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,14 @@ import yaml
 
 from gatcli.errors import GatError
 from gatcli.io.readers import decode_text, read_bytes
-from gatcli.model.spec import ACTIVATIONS, KINDS, LayerSpec
+from gatcli.model.limits import check_layer_count, human_bytes
+from gatcli.model.spec import (
+    ACTIVATIONS,
+    KINDS,
+    NEGATIVE_SLOPE_EXPECTED,
+    LayerSpec,
+    valid_negative_slope,
+)
 
 #: key -> description of allowed values (for error messages)
 LAYER_KEYS = {
@@ -28,7 +34,7 @@ LAYER_KEYS = {
     "heads": "a positive integer",
     "concat": "true (concatenate heads) or false (average them)",
     "activation": "one of " + ", ".join(ACTIVATIONS),
-    "negative_slope": "a finite number (LeakyReLU slope of the attention logits)",
+    "negative_slope": NEGATIVE_SLOPE_EXPECTED,
     "bias": "true or false",
     "residual": "true or false",
     "self_loops": "true or false",
@@ -47,8 +53,7 @@ _CHECKS = {
     "heads": _positive_int,
     "concat": lambda v: isinstance(v, bool),
     "activation": lambda v: v in ACTIVATIONS,
-    "negative_slope": lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                 and math.isfinite(v)),
+    "negative_slope": valid_negative_slope,
     "bias": lambda v: isinstance(v, bool),
     "residual": lambda v: isinstance(v, bool),
     "self_loops": lambda v: isinstance(v, bool),
@@ -57,22 +62,93 @@ _CHECKS = {
 }
 
 
+#: bounds of a YAML model file (a real one is a few hundred bytes, 3 levels, ~30 values)
+MAX_CONFIG_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_VALUES = 10_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing documents nested more than ``MAX_DEPTH`` levels (its
+    composer recurses once per level) or holding more than ``MAX_VALUES`` values once
+    aliases are expanded (an alias bomb: a few hundred bytes that expand to billions of
+    values in anything that walks or prints the result). The expanded size is counted,
+    never built."""
+
+    def __init__(self, stream: str, name: str) -> None:
+        super().__init__(stream)
+        self.name = name
+        self.depth = 0
+        self.sizes: dict[int, int] = {}  # id(node) -> values under it, aliases expanded
+
+    def _refuse(self, message: str, mark: yaml.Mark | None) -> GatError:
+        where = f"{self.name}:{mark.line + 1}" if mark is not None else self.name
+        return GatError(message, where)
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        alias = self.check_event(yaml.AliasEvent)
+        mark = self.peek_event().start_mark
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise self._refuse(f"YAML nested more than {MAX_DEPTH} levels deep; a model "
+                                   "file needs 3 (layers, a list, a mapping)", mark)
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if alias:
+            if id(node) not in self.sizes:
+                raise self._refuse("a YAML alias refers to the collection it is part of "
+                                   "(a recursive structure)", mark)
+            size = self.sizes[id(node)]
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self.sizes[id(child)] for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self.sizes[id(key)] + self.sizes[id(value)]
+                           for key, value in node.value)
+        else:
+            size = 1
+        if size > MAX_VALUES:
+            raise self._refuse(f"the YAML holds more than {MAX_VALUES} values once its "
+                               "aliases are expanded (an alias bomb?); a model file needs "
+                               "a few dozen", mark)
+        self.sizes[id(node)] = size
+        return node
+
+
 def read_config(path: str | Path) -> dict:
-    """Parse a YAML model file into a mapping; syntax errors name the line."""
+    """Parse a YAML model file into a mapping; syntax errors name the line.
+
+    Anchors and aliases are allowed, within bounds: see ``_BoundedLoader``.
+    """
     name = str(path)
     what = "a YAML model file"
-    text = decode_text(read_bytes(name, what), name, what)
+    data = read_bytes(name, what)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise GatError(f"{human_bytes(len(data))} is too large for {what} (at most "
+                       f"{human_bytes(MAX_CONFIG_BYTES)}; a model file is a few hundred bytes)",
+                       name)
+    text = decode_text(data, name, what)
+    loader = _BoundedLoader(text, name)
     try:
-        data = yaml.safe_load(text)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{name}:{mark.line + 1}" if mark is not None else name
         column = f" (column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise GatError(f"YAML syntax error{column}: {problem}", where) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise GatError("expected a mapping with a 'layers' list at the top level", name)
     return data
+
+
+def shown_value(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def specs_from_config(config: dict, in_dim: int, source: str = "config") -> list[LayerSpec]:
@@ -83,10 +159,12 @@ def specs_from_config(config: dict, in_dim: int, source: str = "config") -> list
     """
     for key in config:
         if key not in TOP_KEYS:
-            raise GatError(f"unknown key {key!r}; allowed: {', '.join(TOP_KEYS)}", source)
+            raise GatError(f"unknown key {shown_value(key)}; allowed: {', '.join(TOP_KEYS)}",
+                           source)
     layers = config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise GatError("'layers' must be a non-empty list of layer mappings", source)
+    check_layer_count(len(layers), f"{source}: layers")
     specs = []
     width = in_dim
     for k, entry in enumerate(layers):
@@ -96,10 +174,12 @@ def specs_from_config(config: dict, in_dim: int, source: str = "config") -> list
         for key, value in entry.items():
             if key not in LAYER_KEYS:
                 raise GatError(
-                    f"unknown key {key!r}; allowed keys: {', '.join(LAYER_KEYS)}", where
+                    f"unknown key {shown_value(key)}; allowed keys: {', '.join(LAYER_KEYS)}",
+                    where
                 )
             if not _CHECKS[key](value):
-                raise GatError(f"{key}: got {value!r}, expected {LAYER_KEYS[key]}", where)
+                raise GatError(f"{key}: got {shown_value(value)}, expected {LAYER_KEYS[key]}",
+                               where)
         if "out_dim" not in entry:
             raise GatError("missing key 'out_dim' (features per head)", where)
         last = k == len(layers) - 1

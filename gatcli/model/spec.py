@@ -14,12 +14,25 @@ GATv2Conv (``kind="gatv2"``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 ACTIVATIONS = ("none", "elu", "relu", "leaky_relu", "tanh", "sigmoid")
 KINDS = ("gat", "gatv2")
+#: what a negative slope must be, wherever it comes from (option, YAML, weights file)
+NEGATIVE_SLOPE_EXPECTED = "a finite number (LeakyReLU slope of the attention logits)"
+
+
+def valid_negative_slope(value: object) -> bool:
+    """The one check of a LeakyReLU negative slope: a finite int or float (not a bool).
+
+    Shared by ``--negative-slope``, the YAML ``negative_slope`` key and the architecture
+    stored in a weights file, so all three accept and refuse the same values.
+    """
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 @dataclass(frozen=True)

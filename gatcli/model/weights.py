@@ -15,7 +15,6 @@ also reads PyTorch Geometric ``state_dict`` exports (see ``gatcli.model.pyg``).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,8 +23,17 @@ import numpy as np
 from gatcli.errors import GatError
 from gatcli.io.atomic import atomic_writer
 from gatcli.io.readers import load_numpy, open_input
+from gatcli.model.config import shown_value
 from gatcli.model.pyg import PygOptions, is_pyg_state_dict, model_from_pyg
-from gatcli.model.spec import ACTIVATIONS, KINDS, Layer, LayerSpec, Model
+from gatcli.model.spec import (
+    ACTIVATIONS,
+    KINDS,
+    NEGATIVE_SLOPE_EXPECTED,
+    Layer,
+    LayerSpec,
+    Model,
+    valid_negative_slope,
+)
 
 FORMAT = "gatcli-weights"
 VERSION = 1
@@ -57,24 +65,21 @@ def _spec_from_dict(entry: object, k: int, name: str) -> LayerSpec:
     fields = LayerSpec.__dataclass_fields__
     unknown = set(entry) - set(fields)
     if unknown:
-        raise GatError(f"unknown fields {sorted(unknown)}; allowed: {', '.join(fields)}", where)
+        raise GatError(f"unknown fields {shown_value(sorted(map(str, unknown)))}; allowed: "
+                       f"{', '.join(fields)}", where)
     missing = [f for f in ("in_dim", "out_dim") if f not in entry]
     if missing:
         raise GatError(f"missing fields {missing}", where)
     for key, value in entry.items():
         expected = _FIELD_CHECKS[key][1]
         if not _FIELD_CHECKS[key][0](value):
-            raise GatError(f"field {key!r} is {value!r}, expected {expected}", where)
+            raise GatError(f"field {key!r} is {shown_value(value)}, expected {expected}",
+                           where)
     return LayerSpec(**entry)
 
 
 def _is_positive_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-def _is_finite_number(value: object) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
 
 
 #: LayerSpec field -> (check, what is expected), for the stored architecture
@@ -84,7 +89,7 @@ _FIELD_CHECKS = {
     "heads": (_is_positive_int, "a positive integer"),
     "concat": (lambda v: isinstance(v, bool), "true or false"),
     "activation": (lambda v: v in ACTIVATIONS, "one of " + ", ".join(ACTIVATIONS)),
-    "negative_slope": (_is_finite_number, "a finite number"),
+    "negative_slope": (valid_negative_slope, NEGATIVE_SLOPE_EXPECTED),
     "bias": (lambda v: isinstance(v, bool), "true or false"),
     "residual": (lambda v: isinstance(v, bool), "true or false"),
     "self_loops": (lambda v: isinstance(v, bool), "true or false"),
