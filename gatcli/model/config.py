@@ -129,8 +129,9 @@ def read_config(path: str | Path) -> dict:
                        f"{human_bytes(MAX_CONFIG_BYTES)}; a model file is a few hundred bytes)",
                        name)
     text = decode_text(data, name, what)
-    loader = _BoundedLoader(text, name)
+    loader = None
     try:
+        loader = _BoundedLoader(text, name)  # (its reader checks the characters here)
         data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -139,7 +140,8 @@ def read_config(path: str | Path) -> dict:
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise GatError(f"YAML syntax error{column}: {problem}", where) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise GatError("expected a mapping with a 'layers' list at the top level", name)
     return data
