@@ -116,11 +116,12 @@ def receptive_fields(graphs: Sequence[Graph], chosen: np.ndarray) -> list[LayerF
 
     graphs[k]: the whole in-edge CSR of layer k (all with the same N); chosen: (M,) node
     indices, repeats allowed (each node is computed once). Work and memory grow with the
-    receptive field, plus one (N,) lookup array.
+    receptive field, plus two (N,) lookup arrays and one O(N) scan per layer.
     """
     n = graphs[0].n_nodes if graphs else 0
     targets, _ = distinct_in_order(check_chosen(chosen, n))
     local = np.full(n, -1, dtype=np.int64)  # whole-graph index -> local row (or -1)
+    new = np.zeros(n, dtype=bool)  # marks the sources not among the targets
     fields = []
     for graph in reversed(graphs):
         starts = graph.indptr[targets]
@@ -128,7 +129,10 @@ def receptive_fields(graphs: Sequence[Graph], chosen: np.ndarray) -> list[LayerF
         edges = concatenated_ranges(starts, degrees)
         sources = graph.sources[edges]
         local[targets] = np.arange(targets.shape[0])
-        others = np.unique(sources[local[sources] < 0])
+        # (ascending, as np.unique would give, without sorting or hashing E_f values)
+        new[sources[local[sources] < 0]] = True
+        others = np.flatnonzero(new)
+        new[others] = False
         local[others] = targets.shape[0] + np.arange(others.shape[0])
         nodes = np.concatenate([targets, others])
         indptr = np.zeros(nodes.shape[0] + 1, dtype=np.int64)
