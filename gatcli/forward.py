@@ -104,6 +104,7 @@ def forward_graphs(
     progress: Callable[[int, int, int], None] | None = None,
     engine: Any = None,
     nodes: np.ndarray | None = None,
+    on_layer: Callable[[int, Graph, np.ndarray], None] | None = None,
 ) -> ForwardResult:
     """Run every layer: x: (N, F_in) -> embeddings (N, C), with ``graphs[k]`` for layer k.
 
@@ -117,14 +118,16 @@ def forward_graphs(
     gives the same bits.
     nodes: (M,) chosen node indices (repeats allowed): embeddings (M, C) of just these, from
         their receptive field only (see :func:`forward_nodes`).
+    on_layer(k, graphs[k], alpha) receives each layer's attention alpha: (E_k, H_k) as soon as
+    the layer is done (e.g. to write it); it is kept in the result only with keep_attention.
     """
     if nodes is not None:
         return forward_nodes(model, x, graphs, nodes, dtype=dtype, recorder=recorder,
                              keep_attention=keep_attention, block_size=block_size,
-                             progress=progress, engine=engine)
+                             progress=progress, engine=engine, on_layer=on_layer)
     return resolve_engine(engine).forward(
         model, x, graphs, dtype=dtype, recorder=recorder, keep_attention=keep_attention,
-        block_size=block_size, progress=progress)
+        block_size=block_size, progress=progress, on_layer=on_layer)
 
 
 def run_layers(
@@ -138,6 +141,7 @@ def run_layers(
     keep_attention: bool = False,
     block_size: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    on_layer: Callable[[int, Graph, np.ndarray], None] | None = None,
 ) -> ForwardResult:
     """The forward pass of a local engine: :func:`gatcli.layer.gat_layer` layer by layer,
     each layer's output (held where the engine allocates) the next one's input."""
@@ -149,9 +153,13 @@ def run_layers(
             recorder.record(k, "input", h)
         step = (lambda done, total, k=k: progress(k, done, total)) if progress else None
         h, alpha = gat_layer(h, graph, cast_layer(layer, h.dtype), layer_index=k,
-                             recorder=recorder, keep_attention=keep_attention,
+                             recorder=recorder,
+                             keep_attention=keep_attention or on_layer is not None,
                              block_size=block_size, progress=step, engine=engine)
-        attention.append(alpha)
+        if on_layer is not None:
+            on_layer(k, graph, alpha)
+        attention.append(alpha if keep_attention else None)
+        del alpha  # with on_layer only, the caller had its chance: free it before the next
     return ForwardResult(h, list(graphs), attention)
 
 
@@ -167,6 +175,7 @@ def forward_nodes(
     block_size: int | None = None,
     progress: Callable[[int, int, int], None] | None = None,
     engine: Any = None,
+    on_layer: Callable[[int, Graph, np.ndarray], None] | None = None,
 ) -> ForwardResult:
     """The embeddings of the chosen nodes only: (M, C), row m = node ``nodes[m]``.
 
@@ -200,12 +209,18 @@ def forward_nodes(
             recorder.record(k, "input", h)
         step = (lambda done, total, k=k: progress(k, done, total)) if progress else None
         out, alpha = gat_layer(h, part.graph, cast_layer(layer, h.dtype), layer_index=k,
-                               recorder=recorder, keep_attention=keep_attention,
+                               recorder=recorder,
+                               keep_attention=keep_attention or on_layer is not None,
                                block_size=block_size, progress=step, engine=engine)
         h = out[: part.n_targets]
         whole, order = part.whole_graph()
         whole_graphs.append(whole)
-        attention.append(None if alpha is None else alpha[order])
+        if alpha is not None:
+            alpha = alpha[order]
+            if on_layer is not None:
+                on_layer(k, whole, alpha)
+        attention.append(alpha if keep_attention else None)
+        del alpha
     return ForwardResult(h[position], whole_graphs, attention, fields)
 
 

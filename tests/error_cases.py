@@ -358,8 +358,28 @@ CASES: list[Case] = [
     Case("Outputs", "Ctrl-C while writing (simulated)", embed(), r"interrupted", code=130,
          simulate="interrupt"),
     Case("Outputs", "unknown output extension",
+         ["embed", "edges.csv", "features.csv", "-o", "out.xlsx"],
+         r"out\.xlsx: unknown embeddings extension; use \.csv, \.tsv, \.jsonl"),
+    Case("Outputs", "unknown attention extension",
+         embed("edges.csv", "features.csv", "--attention", "att.json"),
+         r"att\.json: unknown attention extension; use \.csv, \.tsv, \.npz, \.parquet"),
+    Case("Outputs", "compressed binary output",
+         ["embed", "edges.csv", "features.csv", "-o", "out.npy.gz"],
+         r"out\.npy\.gz: \.gz compresses text formats \(csv, tsv, jsonl, w2v\); npy is "
+         r"binary"),
+    Case("Outputs", "weights output not named .npz",
+         embed("edges.csv", "features.csv", "--save-weights", "w.bin"),
+         r"w\.bin: weights are written as an \.npz archive; name the file \*\.npz"),
+    Case("Outputs", "Parquet output without polars (simulated)",
          ["embed", "edges.csv", "features.csv", "-o", "out.parquet"],
-         r"out\.parquet: unknown output extension; use \.csv, \.tsv, \.npy"),
+         r"Parquet files need the optional polars engine: pip install 'gatcli\[fast\]'",
+         simulate="no-polars"),
+    Case("Outputs", "word2vec output, an id with a space",
+         ["embed", "spaced_edges.csv", "spaced.csv", "-o", "out.emb"],
+         r"out\.emb: node id 'a b' \(row 0\) cannot be written in the word2vec format",
+         files={"spaced.csv": FEATURES.replace(b"\na,", b"\na b,"),
+                "spaced_edges.csv": EDGES.replace(b"\na,", b"\na b,").replace(
+                    b",a\n", b",a b\n")}),
     # -- numbers ----------------------------------------------------------------------------
     Case("Numbers", "features of magnitude 1e30 (accepted: finite attention)",
          embed("edges.csv", "huge.csv", "-q", "--attention", "att.csv"), "", code=0,
@@ -460,6 +480,10 @@ def simulate(kind: str, patch: Callable[[object, str, object], None] = setattr) 
                  else KeyboardInterrupt())
         real_open = atomic._open_temp
         patch(atomic, "_open_temp", lambda fd: FailingFile(real_open(fd), 40, error))
+    elif kind == "no-polars":
+        import gatcli.io.fast as fast
+
+        patch(fast, "polars_module", lambda: None)
     else:
         raise ValueError(kind)
 

@@ -62,7 +62,7 @@ def test_output_replaces_an_existing_file_and_leaves_no_temporary(tmp_path):
 
 def test_unknown_extension_and_non_finite_values_are_errors(tmp_path):
     with pytest.raises(GatError, match="extension"):
-        write_embeddings(str(tmp_path / "e.parquet"), EMB, IDS)
+        write_embeddings(str(tmp_path / "e.xyz"), EMB, IDS)
     with pytest.raises(GatError, match="inf/NaN"):
         write_embeddings(str(tmp_path / "e.csv"), np.array([[np.inf]]), IDS[:1])
     assert list(tmp_path.iterdir()) == []

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
+from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +17,7 @@ from gatcli.cli.common import (
     RunProgress,
     Timings,
     progress_wanted,
+    quiet_stdout_after_broken_pipe,
     reporting_errors,
     say,
     usage_error,
@@ -29,23 +33,60 @@ from gatcli.cli.options import (
 )
 from gatcli.engine import make_engine
 from gatcli.forward import forward_graphs, layer_graphs
+from gatcli.graph import Graph
 from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
 from gatcli.io.node_list import read_node_list
 from gatcli.io.readers import NodeIndex, read_features, read_graph
-from gatcli.io.writers import write_attention, write_embeddings
+from gatcli.io.writers import (
+    EMBEDDING_FORMATS,
+    AttentionWriter,
+    attention_format,
+    check_ids_for_format,
+    embeddings_format,
+    npy_drops_ids,
+    write_embeddings,
+)
 from gatcli.model.build import resolve_model
-from gatcli.model.weights import save_weights
+from gatcli.model.weights import check_weights_output, save_weights
+
+EmbeddingsFormat = Enum("EmbeddingsFormat", {name: name for name in EMBEDDING_FORMATS},
+                        type=str)
+
+
+class StdoutAttention:
+    """The attention writer on stdout: once the reader closes it (``| head``), the rest of
+    the attention is skipped and the run goes on, so the embeddings file is still written."""
+
+    def __init__(self, writer: AttentionWriter) -> None:
+        self.writer = writer
+        self.closed = False
+
+    def __call__(self, layer: int, graph: Graph, alpha: np.ndarray) -> None:
+        if self.closed:
+            return
+        try:
+            self.writer(layer, graph, alpha)
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:
+            self.closed = True
+            quiet_stdout_after_broken_pipe()
 
 
 def embed(
     graph: str = typer.Argument(..., help=GRAPH_HELP, show_default=False),
     features: str = typer.Argument(..., help=FEATURES_HELP, show_default=False),
     output: str = typer.Option("-", "--output", "-o", rich_help_panel=OUTPUT,
-                               help="Embeddings: .csv, .tsv, .npy, or '-' (CSV on stdout)."),
+                               help="Embeddings: .csv, .tsv, .jsonl, .emb (word2vec), .npy, "
+                                    ".npz (with ids), .parquet (text formats also .gz), "
+                                    "or '-' (stdout, CSV unless --format)."),
+    output_format: EmbeddingsFormat | None = typer.Option(
+        None, "--format", rich_help_panel=OUTPUT, show_default=False,
+        help="Format of the embeddings, for stdout or over the extension: csv, tsv, jsonl, "
+             "w2v, npy, npz, parquet (binary ones never to a terminal)."),
     attention: str | None = typer.Option(
         None, "--attention", rich_help_panel=OUTPUT, show_default=False,
-        help="Also write attention: .csv/.tsv (layer,head,target,source,alpha), .npz "
-             "(sparse matrix per layer and head), or '-' (stdout; needs -o FILE)."),
+        help="Also write attention: .csv/.tsv[.gz] (layer,head,target,source,alpha), .npz "
+             "(sparse matrix per layer and head), .parquet, or '-' (stdout; needs -o FILE)."),
     nodes: str | None = typer.Option(
         None, "--nodes", rich_help_panel=OUTPUT, show_default=False,
         help="Embed only the nodes listed in this file (one id a line, '-' for stdin), in "
@@ -120,6 +161,11 @@ def embed(
         outputs = [p for p in (output, attention, save_weights_to) if p is not None]
         for k, path in enumerate(outputs):
             check_output_path(path, inputs, outputs[:k])
+        # every output's format is checked before any work
+        emb_format = embeddings_format(output, output_format.value if output_format else None)
+        att_format = attention_format(attention) if attention is not None else None
+        if save_weights_to:
+            check_weights_output(save_weights_to)
         with clock.phase("read features"), bar.phase("read features"):
             feats = read_features(features, allow_nonfinite=allow_nonfinite,
                                   svmlight_base=svmlight_base.value)
@@ -141,6 +187,15 @@ def embed(
         with clock.phase("start engine"):
             engine = make_engine(scheduler, memory_limit, tmp_dir)
             cleanup.callback(engine.close)  # temporary files / cluster, on every exit path
+        ids = feats.ids  # None: rows are nodes 0..N-1
+        if chosen is None:
+            row_ids = ids
+        else:  # --nodes: rows are the listed nodes
+            row_ids = chosen.astype(np.int64) if ids is None else ids[chosen]
+        check_ids_for_format(emb_format, row_ids, output)
+        if emb_format.name == "npy" and npy_drops_ids(row_ids):
+            say(f"{output} holds the rows without their ids (not 0..N-1); use .npz to keep "
+                "them", quiet)
         with clock.phase("build CSR"):
             graphs = layer_graphs(model, sources, targets, feats.n_nodes,
                                   undirected=undirected, engine=engine)
@@ -154,31 +209,44 @@ def embed(
                 clock.phases.append((f"layer {layer + 1}", now - layer_start[0]))
                 layer_start[0] = now
 
-        result = forward_graphs(model, feats.values, graphs, dtype=np.dtype(dtype.value),
-                                keep_attention=attention is not None,
-                                block_size=block_size, progress=block_done, nodes=chosen,
-                                engine=engine)
-        for k, count in enumerate(result.nodes_without_in_edges()):
-            if count:
-                say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is zero "
-                    "(output = bias)", quiet)
-        ids = feats.id_labels()
-        row_ids = ids if chosen is None else ids[chosen]
-        # All files appear together or none does; stdout is written last, so a reader
-        # that closes it early (| head) costs no file.
-        with clock.phase("write"), bar.phase("write"), atomic_outputs():
-            if save_weights_to:
-                save_weights(model, save_weights_to)
-            if attention == STDIO:
-                write_embeddings(output, result.embeddings, row_ids, feats.id_column or "id",
-                                 allow_nonfinite=allow_nonfinite)
+        # All files appear together or none does. Attention is written as each layer
+        # finishes; embeddings on stdout are written last, so a reader that closes it early
+        # (| head) costs no file; attention on stdout closed early is skipped, not fatal.
+        with atomic_outputs(), contextlib.ExitStack() as stack:
+            on_layer = None
+            stdout_attention = None
             if attention is not None:
-                write_attention(attention, result.graphs, result.attention, ids,
-                                allow_nonfinite=allow_nonfinite)
-            if attention != STDIO:
-                write_embeddings(output, result.embeddings, row_ids, feats.id_column or "id",
+                writer = stack.enter_context(AttentionWriter(
+                    attention, ids, feats.n_nodes, fmt=att_format,
+                    allow_nonfinite=allow_nonfinite))
+                if attention == STDIO:
+                    stdout_attention = StdoutAttention(writer)
+                on_layer = _timed(stdout_attention or writer, clock, layer_start)
+            result = forward_graphs(model, feats.values, graphs,
+                                    dtype=np.dtype(dtype.value), block_size=block_size,
+                                    progress=block_done, on_layer=on_layer, nodes=chosen,
+                                    engine=engine)
+            for k, count in enumerate(result.nodes_without_in_edges()):
+                if count:
+                    say(f"layer {k}: {count} node(s) have no in-edges; their aggregate is "
+                        "zero (output = bias)", quiet)
+            with clock.phase("write attention") if attention is not None else (
+                    contextlib.nullcontext()):
+                try:
+                    stack.close()
+                except BrokenPipeError:
+                    if stdout_attention is None:
+                        raise
+                    stdout_attention.closed = True  # its last rows: as above
+                    quiet_stdout_after_broken_pipe()
+            with clock.phase("write"), bar.phase("write"):
+                if save_weights_to:
+                    save_weights(model, save_weights_to)
+                write_embeddings(output, result.embeddings, row_ids,
+                                 feats.id_column or "id", fmt=emb_format,
                                  allow_nonfinite=allow_nonfinite)
-        if not quiet and output != STDIO:
+        stdout_closed = stdout_attention is not None and stdout_attention.closed
+        if not quiet and output != STDIO and not stdout_closed:  # a closed stdout: quiet
             say(f"wrote {result.embeddings.shape[0]} x {result.embeddings.shape[1]} "
                 f"embeddings to {Path(output)}", quiet)
     if timings:
@@ -186,3 +254,17 @@ def embed(
         for name, value in getattr(engine, "stats", {}).items():
             if name == "shuffle_bytes":
                 say(f"timing shuffle bytes     {int(value):>12,d}", False)
+
+
+def _timed(write: Callable[[int, Graph, np.ndarray], None], clock: Timings,
+           layer_start: list[float]) -> Callable[[int, Graph, np.ndarray], None]:
+    """``write`` timed as the phase "write attention k" (not counted in the next layer)."""
+
+    def timed(layer: int, graph: Graph, alpha: np.ndarray) -> None:
+        start = time.perf_counter()
+        write(layer, graph, alpha)
+        now = time.perf_counter()
+        clock.phases.append((f"attention {layer + 1}", now - start))
+        layer_start[0] = now
+
+    return timed

@@ -295,8 +295,11 @@ class DaskEngine:
     def forward(self, model: Any, x: Any, graphs: list[Graph], *,
                 dtype: np.dtype | type = np.float32, recorder: Any = None,
                 keep_attention: bool = False, block_size: int | None = None,
-                progress: Callable[[int, int, int], None] | None = None):
+                progress: Callable[[int, int, int], None] | None = None,
+                on_layer: Callable[[int, Graph, np.ndarray], None] | None = None):
         """The model's forward pass on the cluster (see gatcli.forward.forward_graphs)."""
+        keep = keep_attention
+        keep_attention = keep_attention or on_layer is not None
         from gatcli.forward import ForwardResult, cast_layer
 
         if recorder is not None:
@@ -391,8 +394,12 @@ class DaskEngine:
             if keep_attention:
                 alphas = self.client.gather([self._submit(_second, f, name=f"gat-a-{k}-{p}")
                                              for p, f in enumerate(outs)])
-                attention.append(np.concatenate(alphas) if alphas else
-                                 np.empty((0, layer.spec.heads), dtype))
+                alpha = (np.concatenate(alphas) if alphas else
+                         np.empty((0, layer.spec.heads), dtype))
+                if on_layer is not None:
+                    on_layer(k, graph, alpha)
+                attention.append(alpha if keep else None)
+                del alpha, alphas
             else:
                 attention.append(None)
         parts = self.client.gather([f for _, _, f in h_parts])

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gatcli.errors import GatError
-from gatcli.io.atomic import atomic_writer
+from gatcli.io.atomic import STDIO, atomic_writer, output_target
 from gatcli.io.readers import load_numpy, open_input
 from gatcli.model.config import shown_value
 from gatcli.model.pyg import PygOptions, is_pyg_state_dict, model_from_pyg
@@ -173,6 +173,14 @@ def own_layout_arrays(model: Model) -> dict[str, np.ndarray]:
         for key, value in layer.params.items():
             arrays[f"layers.{k}.{key}"] = np.asarray(value)
     return arrays
+
+
+def check_weights_output(path: str) -> None:
+    """Refuse a weights output that is not named ``.npz`` (a file; stdout, a device or a
+    FIFO take any name), before any work."""
+    if path != STDIO and output_target(path).kind == "file" and not (
+            path.lower().endswith(".npz")):
+        raise GatError("weights are written as an .npz archive; name the file *.npz", path)
 
 
 def save_weights(model: Model, path: str) -> None:
