@@ -92,6 +92,20 @@ def as_input(x: np.ndarray | sp.sparray | sp.spmatrix,
     return np.asarray(x, dtype=dtype)
 
 
+def normalize_features(x: np.ndarray | sp.csr_array, norm: str) -> np.ndarray | sp.csr_array:
+    """x: (N, F) as a model with ``feature_norm`` = norm wants it: unchanged (``"none"``), or
+    (``"row"``) each row divided by the sum of its absolute values, rows of zeros kept."""
+    if norm == "none":
+        return x
+    if norm != "row":
+        raise ValueError(f"unknown feature normalisation {norm!r}")
+    sums = np.asarray(abs(x).sum(axis=1)).reshape(-1)
+    scale = np.divide(1, sums, out=np.ones_like(sums), where=sums > 0).astype(x.dtype)
+    if sp.issparse(x):
+        return sp.csr_array(sp.diags_array(scale) @ x, dtype=x.dtype)
+    return x * scale[:, None]
+
+
 def forward_graphs(
     model: Model,
     x: np.ndarray | sp.sparray | sp.spmatrix,
@@ -111,7 +125,8 @@ def forward_graphs(
     x: a dense array, or a scipy.sparse matrix or array (csr/csc/coo/...; e.g. bag-of-words
     features): the first layer's products are then sparse x dense, x is never densified,
     and every later layer's input is dense (N, C_k). Results equal the dense path's within
-    float rounding (the sums run in another order).
+    float rounding (the sums run in another order). A model with ``feature_norm`` "row"
+    normalises x first (:func:`normalize_features`).
     Computation is in ``dtype`` (float32 by default; float64 for exact comparisons).
     progress(layer, done_targets, total_targets) is called as blocks finish.
     engine: where it runs (default :class:`gatcli.engine.ThreadEngine`); every engine
@@ -121,6 +136,8 @@ def forward_graphs(
     on_layer(k, graphs[k], alpha) receives each layer's attention alpha: (E_k, H_k) as soon as
     the layer is done (e.g. to write it); it is kept in the result only with keep_attention.
     """
+    if model.feature_norm != "none":  # per row: the same before or after choosing rows
+        x = normalize_features(as_input(x, dtype), model.feature_norm)
     if nodes is not None:
         return forward_nodes(model, x, graphs, nodes, dtype=dtype, recorder=recorder,
                              keep_attention=keep_attention, block_size=block_size,

@@ -106,6 +106,11 @@ def embed(graph: str = "edges.csv", features: str = "features.csv", *extra: str)
     return ["embed", graph, features, "-o", "out.csv", *extra]
 
 
+def train(labels: str = "labels.csv", graph: str = "edges.csv",
+          features: str = "features.csv", *extra: str) -> list[str]:
+    return ["train", graph, features, labels, "-o", "out.csv", "--epochs", "2", *extra]
+
+
 def _binary_garbage() -> bytes:
     return bytes(np.random.default_rng(5).integers(0, 256, 200, dtype=np.uint8))
 
@@ -392,6 +397,41 @@ CASES: list[Case] = [
          files={"huge.csv": b"id,x0,x1,x2\na,1e30,1e30,1e30\nb,1e30,1e30,1e30\n"
                             b"c,1e30,1e30,1e30\nd,1e30,1e30,1e30\n",
                 "big_weights.npz": npz(**weights_arrays(scale=1e10))}),
+    # -- labels (gat train) -----------------------------------------------------------------
+    Case("Labels", "labels file missing", train("nope.csv"), r"nope\.csv: no such file"),
+    Case("Labels", "no header line", train("bad.csv"),
+         r"bad\.csv:1: header 'a,x': expected a labels table with a header line "
+         r"id,label\[,split\]", files={"bad.csv": b"a,x\nb,y\n"}),
+    Case("Labels", "third column is not split", train("bad.csv"),
+         r"bad\.csv:1: third column is 'fold': expected 'split'",
+         files={"bad.csv": b"id,label,fold\na,x,1\n"}),
+    Case("Labels", "wrong column count on line 3", train("bad.csv"),
+         r"bad\.csv:3: expected 3 columns like the header, found 2",
+         files={"bad.csv": b"id,label,split\na,x,train\nb,y\n"}),
+    Case("Labels", "unknown node id", train("bad.csv"),
+         r"bad\.csv:3:1: node id 'zed' is not in the features' id column",
+         files={"bad.csv": b"id,label,split\na,x,train\nzed,y,train\n"}),
+    Case("Labels", "node index out of range (features without ids)",
+         train("bad.csv", "int_edges.csv", "plain.csv"),
+         r"bad\.csv:3:1: node index 9 is out of range: the features have 4 rows",
+         files={"bad.csv": b"id,label\n0,x\n9,y\n"}),
+    Case("Labels", "node labeled twice", train("bad.csv"),
+         r"bad\.csv:4: node 'a' is labeled twice \(first on line 2\)",
+         files={"bad.csv": b"id,label,split\na,x,train\nb,y,train\na,y,val\n"}),
+    Case("Labels", "empty label", train("bad.csv"), r"bad\.csv:3:2: empty label",
+         files={"bad.csv": b"id,label,split\na,x,train\nb,,train\n"}),
+    Case("Labels", "only one class", train("bad.csv"),
+         r"bad\.csv: only one class \('x'\) among the labels used; classification needs "
+         r"at least two", files={"bad.csv": b"id,label,split\na,x,train\nb,x,val\n"}),
+    Case("Labels", "no training nodes", train("bad.csv"),
+         r"bad\.csv: no training nodes: no row has split 'train'",
+         files={"bad.csv": b"id,label,split\na,x,val\nb,y,test\n"}),
+    Case("Labels", "no row in a train/val/test split", train("bad.csv"),
+         r"bad\.csv: no row has split train, val or test",
+         files={"bad.csv": b"id,label,split\na,x,none\nb,y,unlabeled\n"}),
+    Case("Labels", "predict with weights that have no class names",
+         ["predict", "edges.csv", "features.csv", "-w", "weights.npz", "-o", "out.csv"],
+         r"weights\.npz: no class names in this weights file"),
     # -- usage (exit 2) ---------------------------------------------------------------------
     Case("Usage", "--attention - with embeddings on stdout",
          ["embed", "edges.csv", "features.csv", "--attention", "-"],

@@ -11,6 +11,7 @@ from gatcli.cli.common import EXIT_OK, quiet_stdout_after_broken_pipe
 from gatcli.cli.embed import embed
 from gatcli.cli.explain import explain
 from gatcli.cli.signals import end_runs_cleanly, exit_code_of, interrupted_message
+from gatcli.cli.train import predict, train
 from gatcli.cli.weights import app as weights_app
 from gatcli.io.atomic import remove_temporaries
 
@@ -44,6 +45,8 @@ def _root(
 
 app.command("embed", no_args_is_help=True)(embed)
 app.command("explain")(explain)
+app.command("train", no_args_is_help=True)(train)
+app.command("predict", no_args_is_help=True)(predict)
 app.add_typer(weights_app, name="weights")
 
 

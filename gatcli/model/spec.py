@@ -35,6 +35,11 @@ def valid_negative_slope(value: object) -> bool:
             and math.isfinite(value))
 
 
+#: how a model wants its input features: as given, or each row divided by the sum of its
+#: absolute values (the GAT paper's preprocessing; rows of zeros stay zero)
+FEATURE_NORMS = ("none", "row")
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One graph attention layer.
@@ -98,9 +103,15 @@ class Layer:
 
 @dataclass
 class Model:
-    """An ordered stack of layers; layer k's output is layer k+1's input."""
+    """An ordered stack of layers; layer k's output is layer k+1's input.
+
+    feature_norm: what is done to the input features before layer 0 (``FEATURE_NORMS``).
+    classes: for a trained classifier, the class name of each output column (else None).
+    """
 
     layers: list[Layer]
+    feature_norm: str = "none"
+    classes: list[str] | None = None
 
     @property
     def in_dim(self) -> int:

@@ -7,6 +7,10 @@ Layout (``np.savez``; every array loads with ``allow_pickle=False``):
     gatcli.architecture  JSON list of layer specs      (the fields of ``LayerSpec``)
     layers.<k>.<name>    the parameter <name> of layer k, PyG ``state_dict`` names and
                          shapes (see ``gatcli.model.spec``), float32 or float64
+    gatcli.features      (optional) "row": the model divides each input row by the sum of
+                         its absolute values first (``Model.feature_norm``; absent = "none")
+    gatcli.classes       (optional) JSON list of class names, one per output column, for
+                         a classifier trained by ``gat train``
 
 So ``--weights file.npz`` alone is enough to rebuild and run the model. ``load_weights``
 also reads PyTorch Geometric ``state_dict`` exports (see ``gatcli.model.pyg``).
@@ -27,6 +31,7 @@ from gatcli.model.config import shown_value
 from gatcli.model.pyg import PygOptions, is_pyg_state_dict, model_from_pyg
 from gatcli.model.spec import (
     ACTIVATIONS,
+    FEATURE_NORMS,
     KINDS,
     NEGATIVE_SLOPE_EXPECTED,
     Layer,
@@ -148,7 +153,8 @@ def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
         raise GatError("gatcli.architecture must be a non-empty list of layers", name)
     specs = [_spec_from_dict(entry, k, name) for k, entry in enumerate(entries)]
     layers = []
-    known = {"gatcli.format", "gatcli.version", "gatcli.architecture"}
+    known = {"gatcli.format", "gatcli.version", "gatcli.architecture", "gatcli.features",
+             "gatcli.classes"}
     for k, spec in enumerate(specs):
         prefix = f"layers.{k}."
         params = {key[len(prefix):]: v for key, v in arrays.items() if key.startswith(prefix)}
@@ -157,9 +163,38 @@ def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
     stray = sorted(set(arrays) - known)
     if stray:
         raise GatError(f"unknown keys {stray[:5]} (not part of any layer)", name)
-    model = Model(layers)
+    model = Model(layers, _feature_norm(arrays, name), _classes(arrays, name))
     check_model(model, name)
+    if model.classes is not None and len(model.classes) != model.output_dim:
+        raise GatError(f"gatcli.classes names {len(model.classes)} classes but the model "
+                       f"outputs {model.output_dim} columns", name)
     return model
+
+
+def _feature_norm(arrays: Mapping[str, np.ndarray], name: str) -> str:
+    if "gatcli.features" not in arrays:
+        return "none"
+    value = arrays["gatcli.features"]
+    norm = str(value) if value.shape == () and value.dtype.kind == "U" else None
+    if norm not in FEATURE_NORMS:
+        raise GatError(f"gatcli.features is {value!r}, expected one of "
+                       f"{', '.join(FEATURE_NORMS)}", name)
+    return norm
+
+
+def _classes(arrays: Mapping[str, np.ndarray], name: str) -> list[str] | None:
+    if "gatcli.classes" not in arrays:
+        return None
+    try:
+        classes = json.loads(str(arrays["gatcli.classes"]))
+    except json.JSONDecodeError as exc:
+        raise GatError(f"gatcli.classes is not valid JSON ({exc})", name) from None
+    if (not isinstance(classes, list) or len(classes) < 2
+            or not all(isinstance(c, str) and c for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise GatError("gatcli.classes must be a JSON list of at least two distinct, "
+                       "non-empty class names", name)
+    return classes
 
 
 def own_layout_arrays(model: Model) -> dict[str, np.ndarray]:
@@ -169,6 +204,10 @@ def own_layout_arrays(model: Model) -> dict[str, np.ndarray]:
         "gatcli.version": np.array(VERSION),
         "gatcli.architecture": np.array(json.dumps([s.to_dict() for s in model.specs])),
     }
+    if model.feature_norm != "none":
+        arrays["gatcli.features"] = np.array(model.feature_norm)
+    if model.classes is not None:
+        arrays["gatcli.classes"] = np.array(json.dumps(model.classes))
     for k, layer in enumerate(model.layers):
         for key, value in layer.params.items():
             arrays[f"layers.{k}.{key}"] = np.asarray(value)
