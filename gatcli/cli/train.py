@@ -28,6 +28,7 @@ from gatcli.io.atomic import STDIO, atomic_outputs, atomic_writer, check_output_
 from gatcli.io.labels import read_labels
 from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.strict_json import dumps
+from gatcli.io.text_out import quote_fields
 from gatcli.model.build import resolve_model
 from gatcli.model.weights import load_weights, save_weights
 from gatcli.train.export import save_pyg_state_dict
@@ -371,17 +372,14 @@ def predict(
                 layer.spec = replace(layer.spec, self_loops=self_loops)
         labels = predict_classes(model, feats.values, sources, targets,
                                  undirected=undirected, dtype=np.dtype(dtype.value))
+        ids = quote_fields(feats.id_labels(), ",")
+        names = quote_fields(np.array(labels, dtype=str), ",")
+        header = quote_fields(np.array([feats.id_column or "id"]), ",")[0]
         text = io.StringIO()
-        text.write(f"{feats.id_column or 'id'},label\n")
-        for node_id, label in zip(feats.id_labels(), labels):
-            text.write(f"{node_id},{_csv_cell(label)}\n")
+        text.write(f"{header},label\n")
+        for node_id, label in zip(ids, names):
+            text.write(f"{node_id},{label}\n")
         with atomic_writer(output) as out:
             out.write(text.getvalue().encode())
         if output != STDIO:
             say(f"wrote {len(labels)} predicted labels to {output}", quiet)
-
-
-def _csv_cell(value: str) -> str:
-    if any(c in value for c in ',"\n'):
-        return '"' + value.replace('"', '""') + '"'
-    return value
