@@ -549,6 +549,7 @@ def attention_block(
     scratch: np.ndarray | None = None,
     alpha: np.ndarray | None = None,
     keep: Keep | None = None,
+    edge_scale: np.ndarray | None = None,
 ) -> np.ndarray:
     """The layer's output rows for one block of n_b targets: (n_b, out_dim).
 
@@ -560,6 +561,9 @@ def attention_block(
     scratch: a (>= E_b, H*F') buffer for the gathered rows (allocated if None).
     alpha: (E_b, H) receives the attention coefficients when given.
     keep: receives the intermediate steps (scores, leaky_relu / pairs, aggregate, heads).
+    edge_scale: (E_b, H) multipliers of the attention coefficients in the aggregation only
+        (``agg_i = sum_j alpha_ij s_ij Wh_j``: attention dropout while training); ``alpha``
+        and the recorded steps stay the softmax itself.
     """
     dtype = sources.messages.dtype
     heads, width, hw, slope = plan.heads, plan.width, plan.table_width, plan.slope
@@ -599,6 +603,8 @@ def attention_block(
     # (E_b, H*F') temporary, unlike expanding p with np.repeat
     scaled = gathered.reshape(-1, heads, width)
     np.multiply(scaled, weights[:, :, None], out=scaled)
+    if edge_scale is not None:
+        np.multiply(scaled, edge_scale[:, :, None], out=scaled)
     sums, totals = row_sums(block, gathered, weights)  # (n_b, hw), (n_b, H)
     totals[totals == 0] = 1  # rows without edges: 0 / 1 = 0
     np.divide(sums, np.repeat(totals, width, axis=1), out=sums)

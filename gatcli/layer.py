@@ -127,6 +127,7 @@ def gat_layer(
     block_size: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     engine=None,
+    attention_scale: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """One attention layer: x: (N, F_in) -> (out: (N, C), alpha: (E, H) or None).
 
@@ -138,6 +139,9 @@ def gat_layer(
     progress(done_targets, total_targets) is called after each block.
     engine: a local engine (default :class:`gatcli.engine.ThreadEngine`); with a recorder
     everything runs on one thread.
+    attention_scale: (E, H) in the graph's CSR order, multiplies each attention coefficient
+    in the aggregation only (attention dropout in training, see gatcli.train.tape); the
+    returned and recorded alpha is the softmax without it.
     """
     engine = resolve_engine(engine)
     if sp.issparse(x):
@@ -176,7 +180,8 @@ def gat_layer(
         out[start:stop] = attention_block(
             plan, shift, table, table, graph.block(start, stop), edge_targets[lo:hi], start,
             scratch=scratch, alpha=None if alpha_all is None else alpha_all[lo:hi],
-            keep=keep if rec else None)
+            keep=keep if rec else None,
+            edge_scale=None if attention_scale is None else attention_scale[lo:hi])
         return stop
 
     budget = edges_per_block(plan.table_width, engine.edges_per_block or EDGES_PER_BLOCK)

@@ -161,3 +161,54 @@ def test_sparse_input_gives_the_same_weight_gradient():
     sparse, _ = layer_backward(layer, tapes[0], EdgeSums.of(graph), grad_out)
     for name in dense:
         np.testing.assert_allclose(sparse[name], dense[name], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["gat", "gatv2"])
+def test_attention_scale_multiplies_alpha_in_the_sum_only(kind):
+    from gatcli.layer import StepRecorder, gat_layer
+
+    rng = np.random.default_rng(6)
+    spec = LayerSpec(F_IN, 3, 2, True, "none", kind=kind, bias=False)
+    layer = random_layer(spec, rng)
+    x = rng.normal(0, 1, (N, F_IN))
+    graph = build_graph(SOURCES, TARGETS, N)
+    plain, alpha = gat_layer(x, graph, layer, keep_attention=True)
+    same, _ = gat_layer(x, graph, layer, attention_scale=np.ones((graph.n_edges, 2)))
+    np.testing.assert_array_equal(same, plain)
+    scale = rng.choice([0.0, 2.5], size=(graph.n_edges, 2))
+    recorder = StepRecorder()
+    out, alpha_scaled = gat_layer(x, graph, layer, attention_scale=scale, recorder=recorder)
+    np.testing.assert_array_equal(alpha_scaled, alpha)  # alpha itself is not scaled
+    messages = recorder.get(0, "linear")  # (N, H, F')
+    expected = np.zeros((N, 2, 3))
+    for e, (j, i) in enumerate(zip(graph.sources, graph.targets())):
+        expected[i] += (alpha[e] * scale[e])[:, None] * messages[j]
+    np.testing.assert_allclose(out, expected.reshape(N, 6), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["gat", "gatv2"])
+def test_attention_dropout_gradient_matches_finite_differences(kind):
+    rng = np.random.default_rng(7)
+    spec = LayerSpec(F_IN, 3, 2, False, "elu", kind=kind, residual=True)
+    model = Model([random_layer(spec, rng)])
+    x = rng.normal(0, 1, (N, F_IN))
+    weights = rng.normal(0, 1, (N, 3))
+    graph = build_graph(SOURCES, TARGETS, N)
+    out, tapes = forward_tape(model, x, [graph], dtype=np.float64,
+                              rng=np.random.default_rng(1), input_dropout=0.3,
+                              attention_dropout=0.5)
+    tape = tapes[0]
+    assert tape.edge_scale is not None and (tape.edge_scale == 0).any()
+    grads, dx = model_backward(model, tapes, [EdgeSums.of(graph)], weights, input_grad=True)
+    from gatcli.layer import gat_layer
+
+    def masked_loss() -> float:
+        h, _ = gat_layer(x * tape.input_scale, graph, model.layers[0],
+                         attention_scale=tape.edge_scale)
+        return float(np.sum(h * weights))
+
+    assert masked_loss() == pytest.approx(float(np.sum(out * weights)), rel=1e-12)
+    for name, value in model.layers[0].params.items():
+        np.testing.assert_allclose(grads[0][name], numeric_gradient(masked_loss, value),
+                                   rtol=1e-5, atol=1e-7, err_msg=name)
+    np.testing.assert_allclose(dx, numeric_gradient(masked_loss, x), rtol=1e-5, atol=1e-7)

@@ -199,7 +199,8 @@ def train_nodes(model: Model, x: Array | sp.sparray, graphs: list[Graph], task: 
 
     def step(epoch: int) -> tuple[float, list[dict[str, Array]]]:
         out, tapes = forward_tape(model, xs, graphs, dtype=dtype, rng=rng,
-                                  input_dropout=options.dropout)
+                                  input_dropout=options.dropout,
+                                  attention_dropout=options.attention_dropout)
         loss, grad = cross_entropy(out, task.y, task.train)
         grads, _ = model_backward(model, tapes, sums, grad)
         return loss, grads
@@ -246,7 +247,8 @@ def train_links(model: Model, x: Array | sp.sparray, split: LinkSplit, n_nodes: 
 
     def step(epoch: int) -> tuple[float, list[dict[str, Array]]]:
         z, tapes = forward_tape(model, xs, graphs, dtype=dtype, rng=rng,
-                                input_dropout=options.dropout)
+                                input_dropout=options.dropout,
+                                attention_dropout=options.attention_dropout)
         negatives = sample_non_edges(rng, n_nodes, positives.shape[0], forbidden)
         loss, grad = link_loss(z, positives, negatives)
         grads, _ = model_backward(model, tapes, sums, grad)

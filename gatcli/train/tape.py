@@ -4,7 +4,7 @@ forward implementation), with dropout, keeping per layer what the backward needs
 For layer k with input h: (N, F_in)::
 
     x_k    = h * M_k                (dropout on the layer's input: M_k = Bernoulli(1 - p) / (1 - p))
-    out_k  = gat_layer(x_k)
+    out_k  = gat_layer(x_k)         (attention alpha_ij times a dropout mask m_ij in the sum)
 
 The intermediates come from the layer's step recorder (``gatcli.layer.StepRecorder``): the
 message table ``linear`` (N, H, F'), GATv2's ``linear_dst`` (N, H, F'), the logits before
@@ -81,11 +81,13 @@ def forward_tape(
     dtype: np.dtype | type = np.float32,
     rng: np.random.Generator | None = None,
     input_dropout: float = 0.0,
+    attention_dropout: float = 0.0,
 ) -> tuple[Array, list[LayerTape]]:
     """Run the model for training: x: (N, F_in) -> (output (N, C), one tape per layer).
 
-    Dropout (rate in [0, 1)) is applied only when ``rng`` is given: ``input_dropout`` to
-    every layer's input.
+    Dropout (rates in [0, 1)) is applied only when ``rng`` is given: ``input_dropout`` to
+    every layer's input, ``attention_dropout`` to every layer's attention coefficients
+    (``gat_layer``'s ``attention_scale``: alpha_ij m_ij in the aggregation).
     Without dropout the output equals :func:`gatcli.forward.forward_graphs`' (same layer code).
     """
     dtype = np.dtype(dtype)
@@ -96,9 +98,12 @@ def forward_tape(
     for layer, graph in zip(model.layers, graphs):
         x_k, input_scale = _apply_input_dropout(h, rng, input_dropout, dtype)
         edge_scale = None
+        if rng is not None and attention_dropout > 0:
+            edge_scale = dropout_scale(rng, (graph.n_edges, layer.spec.heads),
+                                       attention_dropout, dtype)
         recorder = StepRecorder()
         out, _ = gat_layer(x_k, graph, cast_layer(layer, dtype), layer_index=0,
-                           recorder=recorder)
+                           recorder=recorder, attention_scale=edge_scale)
         gat = layer.spec.kind == "gat"
         messages = recorder.get(0, "linear")
         tapes.append(LayerTape(
