@@ -162,3 +162,16 @@ def test_adam_matches_the_update_rule():
         v = 0.999 * v + 0.001 * g * g
         expected = expected - 0.1 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
         np.testing.assert_allclose(params[0]["w"], expected, rtol=1e-12)
+
+
+def test_linear_probe_separates_classes_and_not_noise():
+    from gatcli.train.probe import linear_probe
+
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 3, 300)
+    centers = np.array([[3.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 3.0, 0]])
+    z = centers[y] + rng.normal(0, 1, (300, 4))
+    train = np.arange(300) < 150
+    assert linear_probe(z, y, train, ~train) > 0.9
+    noise = rng.normal(0, 1, (300, 4))
+    assert linear_probe(noise, y, train, ~train) < 0.5

@@ -127,10 +127,10 @@ def write_log(path: str, history: list[dict[str, float]]) -> None:
         out.write(text.getvalue().encode())
 
 
-def _summary(result: TrainResult, objective: str) -> str:
+def _summary(result: TrainResult, objective: str, patience: int) -> str:
     epochs = len(result.history)
-    why = {"patience": "no validation improvement for the patience",
-           "epochs": "the last epoch", "interrupted": "interrupted"}[result.stop]
+    why = {"patience": f"no better validation loss or score for {patience} epochs",
+           "epochs": "the --epochs limit", "interrupted": "interrupted"}[result.stop]
     final = result.final
     if objective == "node":
         parts = [f"{split} accuracy {final[f'{split}_acc']:.4f}"
@@ -328,7 +328,7 @@ def train(
                 write_log(log, result.history)
             if pyg_export:
                 save_pyg_state_dict(result.model, pyg_export)
-        say(_summary(result, objective.value), quiet)
+        say(_summary(result, objective.value, patience), quiet)
         say(f"wrote {output}", quiet)
         if result.stop == "interrupted":
             raise fail(f"interrupted after {len(result.history)} epoch(s); wrote the best "

@@ -149,15 +149,15 @@ def layer_backward(layer: Layer, tape: LayerTape, sums: EdgeSums, grad_out: Arra
     else:
         g_agg = np.broadcast_to((g_pre / dtype.type(heads))[:, None, :], (n, heads, width))
 
-    g_agg_e = g_agg[sums.targets]                                       # (E, H, F')
+    g_agg_e = np.take(g_agg, sums.targets, axis=0)                      # (E, H, F')
     weight_e = tape.alpha if tape.edge_scale is None else tape.alpha * tape.edge_scale
     d_messages = sums.to_sources(g_agg_e * weight_e[:, :, None])         # (N, H, F')
-    g_alpha = np.einsum("ehf,ehf->eh", g_agg_e, tape.messages[sums.sources])
+    g_alpha = np.einsum("ehf,ehf->eh", g_agg_e, np.take(tape.messages, sums.sources, axis=0))
     del g_agg_e
     if tape.edge_scale is not None:
         g_alpha *= tape.edge_scale
     row = sums.to_targets(tape.alpha * g_alpha)                          # (N, H)
-    g_logit = tape.alpha * (g_alpha - row[sums.targets])                 # (E, H)
+    g_logit = tape.alpha * (g_alpha - np.take(row, sums.targets, axis=0))  # (E, H)
 
     slope = spec.negative_slope
     if spec.kind == "gat":

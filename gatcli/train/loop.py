@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
 
 from gatcli.forward import as_input, forward_graphs, layer_graphs, normalize_features
 from gatcli.graph import Graph
@@ -144,6 +145,16 @@ def _fit(model: Model, options: TrainOptions,
          on_epoch: Callable[[dict[str, float]], None] | None,
          catch_interrupt: bool) -> TrainResult:
     dtype = np.dtype(options.dtype)
+    with threadpool_limits(1, user_api="blas"):
+        return _epochs(model, options, step, evaluate, score_key, on_epoch, catch_interrupt,
+                       dtype)
+
+
+def _epochs(model: Model, options: TrainOptions,
+            step: Callable[[int], tuple[float, list[dict[str, Array]]]],
+            evaluate: Callable[[Model], dict[str, float]], score_key: str,
+            on_epoch: Callable[[dict[str, float]], None] | None,
+            catch_interrupt: bool, dtype: np.dtype) -> TrainResult:
     params = [layer.params for layer in model.layers]
     optimizer = Adam(params, lr=options.lr, weight_decay=options.weight_decay)
     stopper = _Stopper(options.monitor, options.patience)
