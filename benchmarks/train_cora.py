@@ -37,7 +37,8 @@ HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("GAT_CORA", HERE.parent.parent / "shared" / "data" / "cora"))
 if not DATA.exists():
     DATA = Path("/work/shared/data/cora")
-EDGES, FEATURES, LABELS = (str(DATA / n) for n in ("edges.csv.gz", "features.csv.gz",
+#: the same files for both sides; the features as the scipy.sparse matrix of the data set
+EDGES, FEATURES, LABELS = (str(DATA / n) for n in ("edges.csv.gz", "features_sparse.npz",
                                                     "labels.csv"))
 
 
@@ -58,7 +59,8 @@ def pyg_child(seed: int) -> dict:
     sources, targets = read_graph(EDGES, index)
     task = node_task(read_labels(LABELS, index), feats.n_nodes)
     start = time.perf_counter()
-    x = torch.tensor(feats.values, dtype=torch.float32)
+    values = feats.values.toarray() if hasattr(feats.values, "toarray") else feats.values
+    x = torch.tensor(values, dtype=torch.float32)
     x = x / x.sum(dim=1, keepdim=True).clamp(min=1)  # PyG's NormalizeFeatures
     edge_index = torch.tensor(np.stack([sources, targets]), dtype=torch.long)
     y = torch.tensor(task.y)
@@ -203,7 +205,8 @@ def link_benchmark(seeds: int) -> dict:
                          "probe_trained": linear_probe(z, task.y, fit, task.test),
                          "probe_untrained": linear_probe(z0, task.y, fit, task.test)})
             print(rows[-1], flush=True)
-    raw = linear_probe(feats.values, task.y, fit, task.test)
+    dense = feats.values.toarray() if hasattr(feats.values, "toarray") else feats.values
+    raw = linear_probe(dense, task.y, fit, task.test)
     return {"results": rows, "probe_raw_features": raw, "load_1min": os.getloadavg()[0]}
 
 
