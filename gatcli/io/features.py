@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from gatcli.errors import GatError
+from gatcli.io.embeddings_npz import is_embeddings_npz, read_embeddings_npz
 from gatcli.io.formats import DELIMITERS, features_format, sniff_text_format
 from gatcli.io.source import (
     NPY_MAGIC,
@@ -83,7 +84,8 @@ class Features:
 def read_features(path: str, *, allow_nonfinite: bool = False,
                   svmlight_base: str = "auto") -> Features:
     """Features from a CSV/TSV/whitespace table with a header, an ``.npy`` (N, F) array, a
-    sparse ``save_npz`` ``.npz`` or svmlight/libsvm text (sparse: ``values`` is CSR).
+    sparse ``save_npz`` ``.npz``, gat's embeddings ``.npz`` (``embeddings`` + ``ids``, see
+    :mod:`gatcli.io.embeddings_npz`) or svmlight/libsvm text (sparse: ``values`` is CSR).
 
     A first column named ``id`` or ``node`` holds node ids (strings allowed); otherwise row
     k is node k (always for ``.npy``, ``.npz`` and svmlight). NaN/inf are errors unless
@@ -94,6 +96,8 @@ def read_features(path: str, *, allow_nonfinite: bool = False,
     if fmt == "npy":
         return _read_features_npy(path, allow_nonfinite)
     if fmt == "npz":
+        if is_embeddings_npz(path):  # gat's own embeddings + ids, not scipy.sparse
+            return _embeddings(path, allow_nonfinite)
         return _sparse(read_sparse_features_npz(path, allow_nonfinite=allow_nonfinite))
     if fmt == "svmlight":
         return _svmlight(*read_svmlight(path, allow_nonfinite=allow_nonfinite,
@@ -229,6 +233,14 @@ def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
     if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
         _check_finite(values, None, 0, [f"{k}" for k in range(values.shape[1])], name)
     return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])])
+
+
+def _embeddings(path: str, allow_nonfinite: bool) -> Features:
+    values, ids = read_embeddings_npz(path)
+    columns = [f"h{k}" for k in range(values.shape[1])]
+    if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
+        _check_finite(values, None, 0, columns, display_name(path))
+    return Features(values, ids, None if ids is None else "id", columns)
 
 
 def _sparse(values: sp.csr_array, notes: list[str] | None = None) -> Features:
