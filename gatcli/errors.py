@@ -6,6 +6,8 @@ else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno as _errno
+
 
 class GatError(Exception):
     """A problem with the user's input, model or output, stated in one line.
@@ -18,3 +20,22 @@ class GatError(Exception):
         self.message = message
         self.where = where
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class StdoutError(Exception):
+    """Standard output could not be written: the reader went away (a closed pipe, as in
+    ``gat ... | head -1``), the device is full, or stdout was closed (``>&-``).
+
+    Not an ``OSError``, so that libraries on the way (rich's console turns a
+    ``BrokenPipeError`` into exit 1) let it through to the one place that reports it.
+    """
+
+    def __init__(self, code: int, reason: str) -> None:
+        self.errno = code
+        self.reason = reason
+        super().__init__(f"cannot write to stdout: {reason}")
+
+    @property
+    def broken_pipe(self) -> bool:
+        """True when the reader closed the pipe: a normal end, not a failure."""
+        return self.errno == _errno.EPIPE

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from reference import layers_of, reference_forward
 from typer.testing import CliRunner
 
@@ -76,7 +79,8 @@ def test_convert_writes_the_own_layout_with_the_stated_options(tmp_path):
 
 def test_convert_refuses_bad_outputs(tmp_path):
     model = PYG / "gat_2layer" / "model.npz"
-    assert gat("weights", "convert", model, "-o", tmp_path / "x.csv").exit_code == 2
+    bad = gat("weights", "convert", model, "-o", tmp_path / "x.csv")
+    assert bad.exit_code == 1 and "does not end in .npz" in bad.stderr
     result = gat("weights", "convert", model, "-o", model)
     assert result.exit_code == 1 and "would overwrite the input" in result.stderr
     missing = gat("weights", "convert", model, "-o", tmp_path / "no" / "x.npz")
@@ -128,3 +132,49 @@ def test_seeded_gatv2_model_end_to_end(tmp_path, examples):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), want, rtol=1e-10, atol=1e-10)
     show = run_gat("weights", "show", tmp_path / "w.npz")
     assert "GATv2Conv" in show.stdout and "lin_r.weight" in show.stdout
+
+
+KARATE = Path(__file__).resolve().parents[1] / "examples" / "graphs" / "karate"
+
+
+@pytest.mark.parametrize("name", ["w.txt", "w.csv", "w", "w.npz.bak"])
+def test_one_rule_for_weights_outputs_refuses(tmp_path, name):
+    """embed --save-weights and weights convert -o accept the same names: .npz or -."""
+    model = PYG / "gat_2layer" / "model.npz"
+    convert = gat("weights", "convert", model, "-o", tmp_path / name)
+    embed = gat("embed", KARATE / "edges.csv", KARATE / "features.csv", "-o",
+                tmp_path / "e.csv", "--save-weights", tmp_path / name)
+    for result in (convert, embed):
+        assert result.exit_code == 1
+        assert result.stderr.splitlines() == [
+            f"gat: error: {tmp_path / name}: weights are written as an .npz file or - for "
+            "stdout; this name does not end in .npz"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_one_rule_for_weights_outputs_stdout(tmp_path):
+    model = PYG / "gat_2layer" / "model.npz"
+    convert = gat("weights", "convert", model, "-o", "-", "-q")
+    embed = gat("embed", KARATE / "edges.csv", KARATE / "features.csv", "-q", "-o",
+                tmp_path / "e.csv", "--save-weights", "-")
+    for result in (convert, embed):
+        assert result.exit_code == 0, result.stderr
+        archive = np.load(io.BytesIO(result.stdout_bytes))
+        assert "gatcli.architecture" in archive.files
+    both = gat("embed", KARATE / "edges.csv", KARATE / "features.csv", "--save-weights", "-")
+    assert both.exit_code == 2 and "needs the embeddings in a file" in both.stderr
+
+
+def test_show_json_and_quiet():
+    model = PYG / "gat_2layer" / "model.npz"
+    result = gat("weights", "show", model, "--format", "json", "-q")
+    assert result.exit_code == 0 and result.stderr == ""
+    document = json.loads(result.stdout)
+    assert document["format"] == "pyg"
+    assert [layer["layer"] for layer in document["layers"]] == [0, 1]
+    assert document["layers"][0]["type"] == "GATConv"
+    assert document["total_parameters"] == sum(
+        int(np.prod(p["shape"])) for p in document["parameters"] if not p["shared_with"])
+    assert "assumed" in document["notes"][0]
+    noisy = gat("weights", "show", model)
+    assert "assumed" in noisy.stderr and "architecture" in noisy.stdout

@@ -32,6 +32,7 @@ from gatcli.cli.options import (
     quick_model,
 )
 from gatcli.engine import make_engine
+from gatcli.errors import StdoutError
 from gatcli.forward import forward_graphs, layer_graphs
 from gatcli.graph import Graph
 from gatcli.io.atomic import STDIO, atomic_outputs, check_output_path
@@ -67,7 +68,9 @@ class StdoutAttention:
         try:
             self.writer(layer, graph, alpha)
             sys.stdout.buffer.flush()
-        except BrokenPipeError:
+        except (BrokenPipeError, StdoutError) as exc:
+            if isinstance(exc, StdoutError) and not exc.broken_pipe:
+                raise  # a full device or a closed stdout: the run fails
             self.closed = True
             quiet_stdout_after_broken_pipe()
 
@@ -94,7 +97,8 @@ def embed(
              "holds the edges each layer computed."),
     save_weights_to: str | None = typer.Option(
         None, "--save-weights", rich_help_panel=OUTPUT, show_default=False,
-        help="Write the weights used (with their architecture) to this .npz."),
+        help="Write the weights used, with their architecture: an .npz, or '-' for stdout "
+             "(needs -o FILE)."),
     weights: str | None = options.WEIGHTS,
     config: str | None = options.CONFIG,
     seed: int = options.SEED,
@@ -145,6 +149,11 @@ def embed(
     """
     if attention == STDIO and output == STDIO:
         raise usage_error("--attention - needs the embeddings in a file (-o FILE)")
+    if save_weights_to == STDIO and output == STDIO:
+        raise usage_error("--save-weights - needs the embeddings in a file (-o FILE)")
+    if save_weights_to == STDIO and attention == STDIO:
+        raise usage_error("--save-weights - and --attention -: only one output can go to "
+                          "stdout")
     if graph == STDIO and features == STDIO:
         raise usage_error("only one of GRAPH and FEATURES can be read from stdin")
     if nodes == STDIO and STDIO in (graph, features):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 
@@ -10,14 +9,15 @@ import numpy as np
 import typer
 
 from gatcli.cli import options
-from gatcli.cli.common import reporting_errors, say, usage_error
+from gatcli.cli.common import is_unicode, reporting_errors, say, stdout_console, usage_error
 from gatcli.cli.options import FEATURES_HELP, GRAPH_HELP, RUN, DType, LayerType
 from gatcli.explain import tutorial
-from gatcli.explain.i18n import LANGUAGES, message
+from gatcli.explain.i18n import LANGUAGE_NAMES, LANGUAGES, message
 from gatcli.explain.steps import GATV2_STEP_ORDER, STEPS, layer_traces
 from gatcli.forward import forward
 from gatcli.io.atomic import STDIO
 from gatcli.io.readers import NodeIndex, read_features, read_graph
+from gatcli.io.strict_json import dumps
 from gatcli.layer import StepRecorder
 from gatcli.model.build import resolve_model
 
@@ -112,7 +112,8 @@ def explain(
                     raise usage_error("--self-loops/--no-self-loops need GRAPH and FEATURES "
                                       "(the tutorial's A has its self-loops)")
             is_tutorial = not own_model
-            intro = message(lang.value, "intro_tutorial_graph" if own_model else "intro_tutorial")
+            intro: tuple[str, dict[str, object]] = (
+                "intro_tutorial_graph" if own_model else "intro_tutorial", {})
             run_dtype = np.dtype(dtype.value if dtype else "float64")
         else:
             feats = read_features(features, allow_nonfinite=allow_nonfinite,
@@ -126,8 +127,8 @@ def explain(
                 feats.widen(model.in_dim)
             x, ids = feats.values, feats.id_labels()
             is_tutorial = False
-            intro = message(lang.value, "intro_files", graph=graph, features=features,
-                            nodes=x.shape[0], edges=int(sources.shape[0]))
+            intro = ("intro_files", {"graph": graph, "features": features,
+                                     "nodes": x.shape[0], "edges": int(sources.shape[0])})
             run_dtype = np.dtype(dtype.value if dtype else "float32")
         for note in notes:
             say(note, quiet)
@@ -152,17 +153,20 @@ def explain(
 
             doc = explanation_json(traces, ids=ids, steps=steps, layers=chosen_layers,
                                    head=head, node=node_index, tutorial=is_tutorial)
-            sys.stdout.write(json.dumps(doc))
+            sys.stdout.write(dumps(doc))
             sys.stdout.write("\n")
             return
-        from rich.console import Console
-
         from gatcli.explain.render import TextRenderer
 
-        console = Console(highlight=False, emoji=False)
-        renderer = TextRenderer(console, traces, ids, lang=lang.value, tutorial=is_tutorial)
+        console = stdout_console()
+        language = lang.value
+        if language != "en" and not is_unicode(console.encoding):
+            say(f"stdout's encoding ({console.encoding}) cannot show {LANGUAGE_NAMES[language]}; "
+                "explaining in English (set PYTHONIOENCODING=utf-8 for the translation)", quiet)
+            language = "en"
+        renderer = TextRenderer(console, traces, ids, lang=language, tutorial=is_tutorial)
         renderer.render(steps=steps, layers=chosen_layers, head=head, node=node_index,
-                        intro=intro)
+                        intro=message(language, intro[0], **intro[1]))
 
 
 def _chosen_layers(layer: int | None, n_layers: int) -> list[int]:

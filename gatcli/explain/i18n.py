@@ -7,6 +7,8 @@ and explanations, as ``str.format`` templates.
 from __future__ import annotations
 
 LANGUAGES = ("en", "zh")
+#: each language's name in English (for messages)
+LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 
 MESSAGES: dict[str, dict[str, str]] = {
     "en": {

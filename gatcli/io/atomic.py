@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from gatcli.errors import GatError
+from gatcli.errors import GatError, StdoutError
 
 STDIO = "-"
 #: the temporary file of an output being written (in the output's directory)
@@ -160,8 +160,9 @@ def atomic_outputs() -> Iterator[None]:
     Inside this block every :func:`atomic_writer` of a regular file keeps its finished
     temporary file; all of them are renamed into place when the block ends without error,
     and all are removed if it raises (a bad value found late, a full disk, Ctrl-C, SIGTERM).
-    A closed stdout (BrokenPipeError) still commits the files finished so far: the reader
-    of stdout went away, the files were written completely. (Devices and FIFOs are
+    A closed stdout (BrokenPipeError, or the CLI's StdoutError for a closed pipe) still
+    commits the files finished so far: the reader of stdout went away, the files were
+    written completely. (Devices and FIFOs are
     streams, written as the block goes, like stdout.)
     """
     group: list[tuple[str, Path]] = []
@@ -171,11 +172,18 @@ def atomic_outputs() -> Iterator[None]:
         with _signals_deferred():
             _groups.remove(group)
             _rename_all(group)
-    except BrokenPipeError:
+    except (BrokenPipeError, StdoutError) as exc:
+        # the reader of stdout went away: the files are complete, keep them; any other
+        # failure to write stdout fails the run
+        finished = isinstance(exc, BrokenPipeError) or exc.broken_pipe
         with _signals_deferred():
             if group in _groups:
                 _groups.remove(group)
-            _rename_all(group)
+            if finished:
+                _rename_all(group)
+            else:
+                for tmp, _ in group:
+                    _discard(tmp)
         raise
     except BaseException:
         with _signals_deferred():

@@ -223,7 +223,8 @@ def check_weights_output(path: str) -> None:
 
 
 def save_weights(model: Model, path: str) -> None:
-    """Write ``model`` in the project's own layout, atomically."""
+    """Write ``model`` in the project's own layout, atomically (``-``: to stdout)."""
+    check_weights_output(path)
     with atomic_writer(path) as out:
         np.savez(out, **own_layout_arrays(model))
 
