@@ -84,7 +84,9 @@ INSTALLED = ["files-graph-file-missing", "files-graph-unreadable-permission-simu
              "adjacency-not-square-mtx", "weights-wrong-shape", "config-yaml-syntax-error",
              "outputs-output-is-an-input", "outputs-disk-full-while-writing-simulated",
              "outputs-ctrl-c-while-writing-simulated", "numbers-float32-overflow-in-the-output",
-             "usage-attention-with-embeddings-on-stdout"]
+             "usage-attention-with-embeddings-on-stdout", "usage-missing-argument",
+             "usage-a-number-below-the-option-s-minimum", "usage-an-unknown-option",
+             "usage-an-unknown-command", "weights-outputs-save-weights-to-a-name-that-is-not-npz"]
 
 
 @needs_gat

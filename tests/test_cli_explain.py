@@ -47,7 +47,8 @@ def test_softmax_shows_the_correct_rows_and_the_tutorials_marked():
     assert has_row(out, [1, 0.24193418, 0.22973368, 0.26416607, 0.26416607], "wrong")
     # the reason, and the static-attention note
     assert "softmax2D normalises each whole row of E" in out
-    assert "Rows 2 and 3 are equal" in out and "static attention" in out
+    assert "Rows 2 and 3 are equal to 15 significant digits" in out
+    assert "static attention" in out
     assert "Step 6/9" in out and "Step 7/9" not in out
 
 

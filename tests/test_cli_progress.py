@@ -45,11 +45,11 @@ def _in_a_terminal(args: str, tmp_path: Path) -> str:
 
 def test_forced_progress_shows_reading_layers_and_writing(tmp_path: Path) -> None:
     shown = _in_a_terminal("--progress", tmp_path)
-    for phase in ("read features", "layer 1/2", "layer 2/2", "write"):
+    for phase in ("read features", "layer 0 (of 2)", "layer 1 (of 2)", "write"):
         assert phase in shown
 
 
 def test_default_progress_stays_away_on_small_inputs(tmp_path: Path) -> None:
     shown = _in_a_terminal("", tmp_path)
-    assert "layer 1/2" not in shown
+    assert "layer 0 (of 2)" not in shown
     assert "wrote 34 x 8 embeddings" in shown

@@ -387,7 +387,7 @@ class RunProgress:
         if self._bar is None:
             return
         if layer not in self._layers:
-            self._layers[layer] = self._bar.add_task(f"layer {layer + 1}/{self.n_layers}",
+            self._layers[layer] = self._bar.add_task(f"layer {layer} (of {self.n_layers})",
                                                      total=total)
         self._bar.update(self._layers[layer], completed=done)
 

@@ -120,7 +120,9 @@ def embed(
                                 help="Floating point type of the computation."),
     block_size: int | None = typer.Option(
         None, "--block-size", min=1, rich_help_panel=RUN, show_default=False,
-        help="Target nodes per block (bounds memory).  [default: about 16k edges a block]"),
+        help="Target nodes per block: the targets are processed a block at a time with all "
+             "their in-edges, so a smaller block needs less memory.  [default: automatic, "
+             "blocks of a fixed number of edge values]"),
     timings: bool = typer.Option(False, "--timings", rich_help_panel=RUN,
                                  help="Print the time of each phase on stderr."),
     scheduler: str | None = typer.Option(
@@ -215,7 +217,7 @@ def embed(
             bar.block_done(layer, done, total)
             if done == total:  # the layer's last block: one phase per layer
                 now = time.perf_counter()
-                clock.phases.append((f"layer {layer + 1}", now - layer_start[0]))
+                clock.phases.append((f"layer {layer}", now - layer_start[0]))
                 layer_start[0] = now
 
         # All files appear together or none does. Attention is written as each layer
@@ -273,7 +275,28 @@ def _timed(write: Callable[[int, Graph, np.ndarray], None], clock: Timings,
         start = time.perf_counter()
         write(layer, graph, alpha)
         now = time.perf_counter()
-        clock.phases.append((f"attention {layer + 1}", now - start))
+        clock.phases.append((f"attention {layer}", now - start))
         layer_start[0] = now
 
     return timed
+
+
+EXAMPLES = {
+    "embed": [
+        ("the karate club's embeddings, CSV on stdout",
+         "gat embed examples/graphs/karate/edges.csv examples/graphs/karate/features.csv"),
+        ("to a file, with the attention of every edge",
+         "gat embed examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "-o karate.csv --attention attention.csv"),
+        ("a 1-layer GATv2 model of 4 heads, the weights saved for later",
+         "gat embed examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "--layers 1 --layer-type gatv2 --out-heads 4 --save-weights w.npz -o k.npy"),
+        ("the edge list from stdin",
+         "cat examples/graphs/karate/edges.csv | gat embed - "
+         "examples/graphs/karate/features.csv -o karate.csv"),
+        ("a model trained in PyTorch Geometric",
+         "gat embed tests/fixtures/pyg/gat_2layer/edges.csv "
+         "tests/fixtures/pyg/gat_2layer/features.npy "
+         "--weights tests/fixtures/pyg/gat_2layer/model.npz -o pyg.npy"),
+    ],
+}

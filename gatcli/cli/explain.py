@@ -185,3 +185,15 @@ def _node_index(node: str, ids: np.ndarray) -> int:
         raise usage_error(f"--node {node!r}: no such node id (the features have "
                           f"{len(ids)} nodes)")
     return int(found[0])
+
+
+EXAMPLES = {
+    "explain": [
+        ("the tutorial's worked example, every step", "gat explain"),
+        ("its attention, explained in Chinese", "gat explain --step softmax --lang zh"),
+        ("one node of a real graph",
+         "gat explain examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "--node 0 --step softmax"),
+        ("the recorded arrays as JSON, for a notebook", "gat explain --format json"),
+    ],
+}

@@ -42,7 +42,8 @@ GRAPH_HELP = ("Edge list (.csv, .tsv, .txt/.edgelist, optionally .gz; '-' for st
 FEATURES_HELP = ("Node features: CSV/TSV with a header (first column 'id' or 'node' = node "
                  "ids, else rows are nodes 0..N-1), .npy (N x F), or sparse: .npz from "
                  "scipy.sparse.save_npz (N x F), svmlight/libsvm text (.svm, .svmlight, "
-                 ".libsvm; 'label index:value ...', line k = node k, the label ignored).")
+                 ".libsvm; 'label index:value ...', line k = node k, the label ignored); "
+                 "'-' for stdin.")
 
 WEIGHTS = typer.Option(
     None, "--weights", "-w", rich_help_panel=MODEL, show_default=False,
@@ -50,7 +51,7 @@ WEIGHTS = typer.Option(
          "export (GATConv/GATv2Conv); the architecture comes from the file.")
 CONFIG = typer.Option(
     None, "--config", "-c", rich_help_panel=MODEL, show_default=False,
-    help="YAML model: a list of layers (see docs/formats.md).")
+    help="YAML model: a list of layers (see 'gat docs formats').")
 SEED = typer.Option(0, "--seed", min=0, rich_help_panel=MODEL,
                     help="Seed of the Glorot-uniform initial weights (an integer >= 0).")
 LAYERS = typer.Option(None, "--layers", min=1, rich_help_panel=MODEL,

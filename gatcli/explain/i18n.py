@@ -77,12 +77,17 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "{w13} to node 3, although neither has an edge to node 1. GAT normalises "
                     "over the in-neighbours of i only (a non-edge counts as -inf, weight 0), so "
                     "row 1 is [{row1}].",
-        "static": "Rows {i} and {k} are equal: both nodes have the in-neighbours {{{nbrs}}}, "
+        "static": "Rows {i} and {k} are equal{rounding}: both nodes have the in-neighbours "
+                  "{{{nbrs}}}, "
                   "their scores are all positive so LeakyReLU leaves them unchanged, and s_{i}j "
                   "- s_{k}j = a_dst . (Wh_{i} - Wh_{k}) = {shift} for every j, a shift of the "
                   "whole row that softmax ignores. So GAT ranks the neighbours j by a_src . Wh_j "
                   "alone, the same for every target: its \"static attention\", which GATv2 fixes "
-                  "by applying LeakyReLU before the dot product with a (try --layer-type gatv2).",
+                  "by applying LeakyReLU before the dot product with a. See it with "
+                  "gat explain --layer-type gatv2 --layers 1 --out-dim 2 --step softmax: a "
+                  "seeded GATv2 layer (1 head, 2 features) on this graph, where rows {i} and "
+                  "{k} differ.",
+        "equal_digits": " to {digits} significant digits",
         "mistake2": "Tutorial's mistake 2 (aggregate): it computes H = A.T @ W_alpha @ X @ W.T, "
                     "and the extra factor A.T makes row i of H the sum of the aggregates of "
                     "every node that attends to i instead of node i's own aggregate (on top of "
@@ -163,12 +168,16 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "注意力：第 1 行给节点 2 {w12}、给节点 3 {w13}，可这两个节点都没有指向节点 1 "
                     "的边。GAT 只在 i 的入邻居上归一化（非边视为 -inf，权重为 0），所以第 1 行是 "
                     "[{row1}]。",
-        "static": "第 {i} 行和第 {k} 行相同：两个节点的入邻居都是 "
+        "static": "第 {i} 行和第 {k} 行相同{rounding}：两个节点的入邻居都是 "
                   "{{{nbrs}}}，它们的分数全为正，LeakyReLU 不改变它们，而且对每个 j 都有 s_{i}j "
                   "- s_{k}j = a_dst . (Wh_{i} - Wh_{k}) = {shift}，这是整行的平移，softmax "
                   "不受影响。因此 GAT 对邻居 j 的排序只取决于 a_src . "
                   "Wh_j，对所有目标节点都一样：这就是 GAT 的“静态注意力”，GATv2 通过在与 a "
-                  "做点积之前先应用 LeakyReLU 解决了它（试试 --layer-type gatv2）。",
+                  "做点积之前先应用 LeakyReLU 解决了它。运行 "
+                  "gat explain --layer-type gatv2 --layers 1 --out-dim 2 --step softmax "
+                  "可以看到：同一个图上一个随机初始化的 GATv2 层（1 个头，2 个特征），"
+                  "第 {i} 行和第 {k} 行不再相同。",
+        "equal_digits": "（前 {digits} 位有效数字相同）",
         "mistake2": "教程的错误 2（aggregate）：它计算 H = A.T @ W_alpha @ X @ W.T，多出来的 A.T "
                     "使 H 的第 i 行变成所有关注 i 的节点的聚合结果之和，而不是节点 i "
                     "自己的聚合结果（何况 W_alpha 本身也是错的）。GAT 的输出是 H = alpha @ (X "

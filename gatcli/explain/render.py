@@ -84,6 +84,16 @@ def format_number(value: float, digits: int) -> str:
     return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
+def equal_digits(a: np.ndarray, b: np.ndarray, most: int = 15) -> int:
+    """How many significant digits ``a`` and ``b`` agree to (at most ``most``, which float64
+    always holds; rows that are equal in exact arithmetic differ in the last bits)."""
+    scale = float(np.max(np.abs(np.concatenate([a, b])))) or 1.0
+    relative = float(np.max(np.abs(a - b))) / scale
+    if relative == 0:
+        return most
+    return int(min(most, max(0, np.floor(-np.log10(relative)))))
+
+
 def _heat_style(value: float) -> Style:
     """White (0) to deep blue (1) background, readable text on top."""
     v = float(np.clip(value, 0.0, 1.0))
@@ -490,7 +500,8 @@ class TextRenderer:
                 and np.allclose(matrix[2], matrix[3])):
             g = trace.graph
             nbrs = ", ".join(self.ids[j] for j in np.sort(g.sources[g.indptr[2]:g.indptr[3]]))
-            self.explain(self.t("static", i=2, k=3, nbrs=nbrs,
+            rounding = self.t("equal_digits", digits=equal_digits(matrix[2], matrix[3]))
+            self.explain(self.t("static", i=2, k=3, nbrs=nbrs, rounding=rounding,
                                 shift=format_number(float(shift[0]), 8)))
 
     # -- one node (--node) --------------------------------------------------------------

@@ -32,6 +32,13 @@ class QuickModel:
         """Names of the options the user set."""
         return [k for k, v in vars(self).items() if v is not None]
 
+    def ignored_by_one_layer(self) -> list[str]:
+        """Options that describe hidden layers, set for a model without any (``--layers 1``:
+        its only layer is the last one, set by --out-dim, --out-heads, --concat/--mean)."""
+        if (self.layers or 2) != 1:
+            return []
+        return [k for k in ("hidden", "heads", "activation") if getattr(self, k) is not None]
+
     def specs(self, in_dim: int, self_loops: bool = True) -> list:
         if self.layers is not None:
             check_layer_count(self.layers, f"--layers {self.layers}")
@@ -49,6 +56,17 @@ class QuickModel:
         if k == n_layers - 1:
             return (f"--out-heads {self.out_heads or 1} x --out-dim {self.out_dim or 8}")
         return f"--heads {self.heads or 8} x --hidden {self.hidden or 8}"
+
+
+#: QuickModel field -> the command-line option that sets it
+OPTION_NAMES = {"concat_last": "--concat/--mean", "layer_type": "--layer-type",
+                "out_dim": "--out-dim", "out_heads": "--out-heads",
+                "negative_slope": "--negative-slope"}
+
+
+def option_names(fields: list[str]) -> str:
+    """``--hidden, --concat/--mean`` for the QuickModel fields ``hidden, concat_last``."""
+    return ", ".join(OPTION_NAMES.get(f, "--" + f.replace("_", "-")) for f in fields)
 
 
 def resolve_model(
@@ -86,7 +104,9 @@ def resolve_model(
                  if o not in ("activation", "negative_slope", "concat_last")]
         if fixed:
             notes.append(f"the architecture stored in {weights} is used; "
-                         f"ignoring --{', --'.join(o.replace('_', '-') for o in fixed)}")
+                         f"ignoring {option_names(fixed)}")
+        if seed:
+            notes.append(f"the weights come from {weights}; ignoring --seed {seed}")
         model = load_weights(weights, pyg=pyg, notes=notes)
         check_model_size(model.specs, lambda k: f"{weights}: layer {k}", n_nodes)
         if model.in_dim != in_dim and not (open_width and model.in_dim > in_dim):
@@ -95,11 +115,16 @@ def resolve_model(
     else:
         if config is not None:
             if quick.given():
-                notes.append("--config describes the model; ignoring --"
-                             + ", --".join(o.replace("_", "-") for o in quick.given()))
+                notes.append(f"--config describes the model; ignoring "
+                             f"{option_names(quick.given())}")
             specs = specs_from_config(read_config(config), in_dim, source=config)
             check_model_size(specs, lambda k: f"{config}: layers[{k}]", n_nodes)
         else:
+            unused = quick.ignored_by_one_layer()
+            if unused:
+                notes.append(f"a 1-layer model has no hidden layer; ignoring "
+                             f"{option_names(unused)} (its one layer is set by --out-dim, "
+                             "--out-heads and --concat/--mean)")
             specs = quick.specs(in_dim)
             check_model_size(specs, lambda k: quick.origin(k, len(specs)), n_nodes)
         model = init_model(specs, seed=seed)
