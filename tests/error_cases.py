@@ -474,10 +474,10 @@ CASES: list[Case] = [
     # -- weights outputs (one rule for --save-weights and weights convert -o) ----------------
     Case("Weights outputs", "--save-weights to a name that is not .npz",
          embed("edges.csv", "features.csv", "--save-weights", "w.txt"),
-         r"w\.txt: weights are written as an \.npz file or - for stdout"),
+         r"w\.txt: weights are written as an \.npz archive; name the file \*\.npz"),
     Case("Weights outputs", "weights convert -o to a name that is not .npz",
          ["weights", "convert", "weights.npz", "-o", "w.csv"],
-         r"w\.csv: weights are written as an \.npz file or - for stdout"),
+         r"w\.csv: weights are written as an \.npz archive; name the file \*\.npz"),
 ]
 
 

@@ -80,7 +80,7 @@ def test_convert_writes_the_own_layout_with_the_stated_options(tmp_path):
 def test_convert_refuses_bad_outputs(tmp_path):
     model = PYG / "gat_2layer" / "model.npz"
     bad = gat("weights", "convert", model, "-o", tmp_path / "x.csv")
-    assert bad.exit_code == 1 and "does not end in .npz" in bad.stderr
+    assert bad.exit_code == 1 and "name the file *.npz" in bad.stderr
     result = gat("weights", "convert", model, "-o", model)
     assert result.exit_code == 1 and "would overwrite the input" in result.stderr
     missing = gat("weights", "convert", model, "-o", tmp_path / "no" / "x.npz")
@@ -147,8 +147,8 @@ def test_one_rule_for_weights_outputs_refuses(tmp_path, name):
     for result in (convert, embed):
         assert result.exit_code == 1
         assert result.stderr.splitlines() == [
-            f"gat: error: {tmp_path / name}: weights are written as an .npz file or - for "
-            "stdout; this name does not end in .npz"]
+            f"gat: error: {tmp_path / name}: weights are written as an .npz archive; name the "
+            "file *.npz"]
     assert list(tmp_path.iterdir()) == []
 
 
