@@ -39,3 +39,14 @@ class StdoutError(Exception):
     def broken_pipe(self) -> bool:
         """True when the reader closed the pipe: a normal end, not a failure."""
         return self.errno == _errno.EPIPE
+#: longest text of a value shown in a message; longer values are cut with an ellipsis
+SHOWN_CHARS = 60
+
+
+def shown_value(value: object, limit: int = SHOWN_CHARS) -> str:
+    """``repr`` of a value from the user's input for a message, cut to about ``limit``
+    characters (a 20 MB id must not make a 20 MB line on stderr)."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"

@@ -87,11 +87,15 @@ def test_features_from_stdin(monkeypatch):
     assert feats.ids.tolist() == ["n0", "n1", "n2"]
 
 
-def test_features_need_a_header(tmp_path):
+def test_a_first_line_of_numbers_is_data_and_a_note_says_so(tmp_path):
     path = tmp_path / "f.csv"
     path.write_text("0.5,-1\n2.25,3\n")
-    with pytest.raises(GatError, match="header"):
-        read_features(str(path))
+    notes: list[str] = []
+    feats = read_features(str(path), notes=notes)
+    np.testing.assert_array_equal(feats.values, [[0.5, -1], [2.25, 3]])
+    assert feats.ids is None
+    assert len(notes) == 1 and "f.csv:1: the first line holds only numbers" in notes[0]
+    assert "--header" in notes[0]
 
 
 # -- edge lists -------------------------------------------------------------------------------
@@ -102,7 +106,7 @@ def test_features_need_a_header(tmp_path):
     ("e.csv", "0,1\n2,1\n1,0\n"),
     ("e.tsv", "src\tdst\n0\t1\n2\t1\n1\t0\n"),
     ("e.txt", "0 1\n2   1\n1\t0\n"),
-    ("e.edgelist", "# a comment\n\n0 1\n   \n2 1  # trailing comment\n# more\n1 0\n\n"),
+    ("e.edgelist", "# a comment\n\n0 1\n   \n2 1\n  # more\n1 0\n\n"),
 ])
 def test_edge_list_formats_and_header_detection(tmp_path, name, text):
     path = tmp_path / name

@@ -116,6 +116,11 @@ def embed(
     undirected: bool = options.UNDIRECTED,
     allow_nonfinite: bool = options.ALLOW_NONFINITE,
     svmlight_base: options.SvmlightBase = options.SVMLIGHT_BASE,
+    delimiter: str | None = options.DELIMITER,
+    tab: bool = options.TAB,
+    header: bool | None = options.HEADER,
+    id_column: str | None = options.ID_COLUMN,
+    edge_columns: str | None = options.EDGE_COLUMNS,
     dtype: DType = typer.Option(DType.float32, "--dtype", rich_help_panel=RUN,
                                 help="Floating point type of the computation."),
     block_size: int | None = typer.Option(
@@ -164,6 +169,8 @@ def embed(
                           "read from stdin")
     quick = quick_model(layers, hidden, heads, out_dim, out_heads, concat, negative_slope,
                         activation, layer_type, bias)
+    delim = options.delimiter_of(delimiter, tab)
+    read_notes: list[str] = []
     clock = Timings()
     bar = RunProgress(progress_wanted(progress, quiet, [graph, features]))
     engine = None
@@ -179,9 +186,14 @@ def embed(
             check_weights_output(save_weights_to)
         with clock.phase("read features"), bar.phase("read features"):
             feats = read_features(features, allow_nonfinite=allow_nonfinite,
-                                  svmlight_base=svmlight_base.value)
+                                  svmlight_base=svmlight_base.value, delimiter=delim,
+                                  header=header, id_column=id_column, notes=read_notes)
         with clock.phase("read graph"), bar.phase("read graph"):
-            sources, targets = read_graph(graph, NodeIndex.of(feats))
+            sources, targets = read_graph(graph, NodeIndex.of(feats), delimiter=delim,
+                                          header=header, edge_columns=edge_columns,
+                                          notes=read_notes)
+        for note in read_notes:
+            say(note, quiet)
         chosen = None
         if nodes is not None:
             with clock.phase("read nodes"), bar.phase("read nodes"):

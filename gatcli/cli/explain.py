@@ -75,6 +75,11 @@ def explain(
     undirected: bool = options.UNDIRECTED,
     allow_nonfinite: bool = options.ALLOW_NONFINITE,
     svmlight_base: options.SvmlightBase = options.SVMLIGHT_BASE,
+    delimiter: str | None = options.DELIMITER,
+    tab: bool = options.TAB,
+    header: bool | None = options.HEADER,
+    id_column: str | None = options.ID_COLUMN,
+    edge_columns: str | None = options.EDGE_COLUMNS,
     dtype: DType | None = typer.Option(
         None, "--dtype", rich_help_panel=RUN, show_default=False,
         help="Floating point type.  [default: float32 as in embed; float64 for the tutorial]"),
@@ -95,8 +100,10 @@ def explain(
         raise usage_error("only one of GRAPH and FEATURES can be read from stdin")
     quick = options.quick_model(layers, hidden, heads, out_dim, out_heads, concat,
                                 negative_slope, activation, layer_type, bias)
+    delim = options.delimiter_of(delimiter, tab)
     with reporting_errors(debug):
         notes: list[str] = []
+        read_notes = notes
         if graph is None:
             x = tutorial.tutorial_features()
             sources, targets = tutorial.tutorial_edges()
@@ -117,9 +124,12 @@ def explain(
             run_dtype = np.dtype(dtype.value if dtype else "float64")
         else:
             feats = read_features(features, allow_nonfinite=allow_nonfinite,
-                                  svmlight_base=svmlight_base.value)
+                                  svmlight_base=svmlight_base.value, delimiter=delim,
+                                  header=header, id_column=id_column, notes=read_notes)
             notes += feats.notes
-            sources, targets = read_graph(graph, NodeIndex.of(feats))
+            sources, targets = read_graph(graph, NodeIndex.of(feats), delimiter=delim,
+                                          header=header, edge_columns=edge_columns,
+                                          notes=read_notes)
             model = resolve_model(feats.width, weights=weights, config=config, quick=quick,
                                   seed=seed, self_loops=self_loops, notes=notes,
                                   open_width=feats.open_width, n_nodes=feats.n_nodes)

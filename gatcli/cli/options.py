@@ -11,6 +11,8 @@ from enum import Enum
 import typer
 
 from gatcli.cli.common import usage_error
+from gatcli.errors import GatError
+from gatcli.io.text_table import check_delimiter
 from gatcli.model.build import QuickModel
 from gatcli.model.spec import ACTIVATIONS, NEGATIVE_SLOPE_EXPECTED, valid_negative_slope
 
@@ -87,12 +89,34 @@ SELF_LOOPS = typer.Option(
          "[default: as the model says; self-loops]")
 UNDIRECTED = typer.Option(False, "--undirected", rich_help_panel=INPUT,
                           help="Also add the reverse of every edge.")
-ALLOW_NONFINITE = typer.Option(False, "--allow-nonfinite", rich_help_panel=INPUT,
-                               help="Accept NaN/inf feature values.")
+ALLOW_NONFINITE = typer.Option(
+    False, "--allow-nonfinite", rich_help_panel=INPUT,
+    help="Accept NaN/inf feature values; missing cells (empty, NA, null) are read as NaN.")
 SVMLIGHT_BASE = typer.Option(
     SvmlightBase.auto, "--svmlight-base", rich_help_panel=INPUT,
     help="Feature indices of svmlight features count from 0 or 1; auto: from 1 (libsvm's "
          "convention) unless an index 0 occurs.")
+DELIMITER = typer.Option(
+    None, "--delimiter", "-d", rich_help_panel=INPUT, show_default=False,
+    help="Field delimiter of the text inputs (graph and features): one character, e.g. ';'.  "
+         "[default: from the name: .csv comma, .tsv tab, .txt/.edgelist whitespace; other "
+         "names and stdin: guessed from the first line]")
+TAB = typer.Option(False, "--tab", "-t", rich_help_panel=INPUT,
+                   help="Tab-delimited text inputs (the same as -d with a tab).")
+HEADER = typer.Option(
+    None, "--header/--no-header", rich_help_panel=INPUT, show_default=False,
+    help="Whether the first line of the text inputs is a header.  [default: decided per "
+         "file: a features line of numbers only is data; an edge list's first line is a "
+         "header when its source and target are neither node references nor numbers]")
+ID_COLUMN = typer.Option(
+    None, "--id-column", rich_help_panel=INPUT, show_default=False,
+    help="Features column holding the node ids: a name, or a position counting from 1.  "
+         "[default: a first column named id or node, or unnamed (a pandas index); else "
+         "rows are nodes 0..N-1]")
+EDGE_COLUMNS = typer.Option(
+    None, "--edge-columns", rich_help_panel=INPUT, show_default=False,
+    help="Edge list columns SRC,DST: names, or positions counting from 1; other columns "
+         "(weights, times) are ignored.  [default: the first two]")
 QUIET = typer.Option(False, "--quiet", "-q", rich_help_panel=RUN,
                      help="No messages or progress on stderr (errors still).")
 PROGRESS = typer.Option(
@@ -100,6 +124,21 @@ PROGRESS = typer.Option(
     help="Progress bars on stderr (reading, each layer, writing); only on a terminal.  "
          "[default: for large inputs]")
 DEBUG = typer.Option(False, "--debug", rich_help_panel=RUN, help="Show tracebacks of errors.")
+
+
+def delimiter_of(delimiter: str | None, tab: bool) -> str | None:
+    """The delimiter chosen with -d/-t (None: decided per file); a bad value is a usage
+    error."""
+    if tab:
+        if delimiter is not None and delimiter not in ("\t", "\\t"):
+            raise usage_error("use either -t or -d, not both")
+        return "\t"
+    if delimiter is None:
+        return None
+    try:
+        return check_delimiter(delimiter)
+    except GatError as exc:
+        raise usage_error(f"-d/--delimiter: {exc.message}") from None
 
 
 def quick_model(layers: int | None, hidden: int | None, heads: int | None,

@@ -1,17 +1,26 @@
-"""Node features: CSV/TSV/whitespace tables with a header, ``.npy`` arrays, or sparse
-matrices (``save_npz`` ``.npz``, svmlight/libsvm text: :mod:`gatcli.io.sparse_features`)."""
+"""Node features: text tables (CSV/TSV/whitespace, optionally gzipped), ``.npy`` arrays,
+Parquet files, or sparse matrices (``save_npz`` ``.npz``, svmlight/libsvm text:
+:mod:`gatcli.io.sparse_features`).
+
+Text tables are read block by block (:mod:`gatcli.io.text_table`) by polars when it is
+installed (:mod:`gatcli.io.polars_tables`) and by ``numpy.loadtxt`` otherwise; both give the
+same float64 values (each cell correctly rounded from its decimal text) and the same errors.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
-from gatcli.errors import GatError
+from gatcli.errors import GatError, shown_value
+from gatcli.io import polars_tables
 from gatcli.io.embeddings_npz import is_embeddings_npz, read_embeddings_npz
-from gatcli.io.formats import DELIMITERS, features_format, sniff_text_format
+from gatcli.io.fast import FAST_EXTRA_HINT, polars_module
+from gatcli.io.formats import STDIO, features_format
 from gatcli.io.source import (
     NPY_MAGIC,
     display_name,
@@ -19,6 +28,8 @@ from gatcli.io.source import (
     not_this_format,
     open_input,
     read_bytes,
+    stdin_kind,
+    stdin_stream,
 )
 from gatcli.io.sparse_features import (
     looks_like_svmlight,
@@ -27,15 +38,20 @@ from gatcli.io.sparse_features import (
     read_svmlight,
 )
 from gatcli.io.text_table import (
-    data_lines,
+    LARGE_TEXT_BYTES,
+    Block,
+    TextTable,
     decode_text,
+    is_missing,
     is_number,
-    line_of_row,
     loadtxt,
-    split_fields,
-    text_and_delimiter,
+    needs_strip,
+    parse_block,
+    records,
+    skippable,
 )
 
+#: id column names recognised without --id-column (case-insensitive)
 ID_COLUMNS = ("id", "node")
 
 
@@ -44,10 +60,10 @@ class Features:
     """Node features and identities.
 
     values: (N, F) floats, a dense array or (sparse files) a scipy.sparse CSR array.
-    ids: (N,) str array of node ids from an ``id``/``node`` column, or None when rows are
-    nodes 0..N-1. id_column: that column's header (None if absent).
-    columns: the F feature column names. notes: what the reader decided that the user
-    should hear about (e.g. the index base of an svmlight file).
+    ids: (N,) str array of node ids from the id column, or None when rows are nodes 0..N-1.
+    id_column: that column's header (None if absent). columns: the F feature column names.
+    notes: what the reader decided that the user should hear about (e.g. the index base of
+    an svmlight file).
     """
 
     values: np.ndarray | sp.csr_array
@@ -81,18 +97,24 @@ class Features:
         return np.arange(self.n_nodes).astype(str)
 
 
-def read_features(path: str, *, allow_nonfinite: bool = False,
-                  svmlight_base: str = "auto") -> Features:
-    """Features from a CSV/TSV/whitespace table with a header, an ``.npy`` (N, F) array, a
-    sparse ``save_npz`` ``.npz``, gat's embeddings ``.npz`` (``embeddings`` + ``ids``, see
-    :mod:`gatcli.io.embeddings_npz`) or svmlight/libsvm text (sparse: ``values`` is CSR).
+def read_features(path: str, *, allow_nonfinite: bool = False, delimiter: str | None = None,
+                  header: bool | None = None, id_column: str | None = None,
+                  svmlight_base: str = "auto", notes: list[str] | None = None) -> Features:
+    """Features from a text table, an ``.npy`` (N, F) array, a Parquet file, a sparse
+    ``save_npz`` ``.npz``, gat's embeddings ``.npz`` (``embeddings`` + ``ids``, see
+    :mod:`gatcli.io.embeddings_npz`) or svmlight/libsvm text (sparse: ``values`` is CSR; rows
+    are nodes 0..N-1; svmlight_base: "auto", "0", "1", see :mod:`gatcli.io.sparse_features`).
 
-    A first column named ``id`` or ``node`` holds node ids (strings allowed); otherwise row
-    k is node k (always for ``.npy``, ``.npz`` and svmlight). NaN/inf are errors unless
-    ``allow_nonfinite``. svmlight_base: the index base of svmlight files ("auto", "0", "1";
-    see :mod:`gatcli.io.sparse_features`). Stdin holds a table or svmlight text.
+    Text tables: ``delimiter`` one character (None: from the name, or guessed from the
+    first line); ``header`` True/False, or None to decide (a first line of numbers only is
+    data); ``id_column`` a column name or 1-based position holding node ids (None: a first
+    column named ``id``/``node``, or with an empty name as pandas writes its index; else
+    row k is node k). Missing cells (empty, NA, null) and NaN/inf are errors unless
+    ``allow_nonfinite`` (then they are NaN / as written). Notes for the user (header
+    decisions, hints) are appended to ``notes``.
     """
-    fmt = features_format(path)
+    notes = notes if notes is not None else []
+    fmt = stdin_kind(path, "features") if path == STDIO else features_format(path)
     if fmt == "npy":
         return _read_features_npy(path, allow_nonfinite)
     if fmt == "npz":
@@ -102,89 +124,264 @@ def read_features(path: str, *, allow_nonfinite: bool = False,
     if fmt == "svmlight":
         return _svmlight(*read_svmlight(path, allow_nonfinite=allow_nonfinite,
                                         base=svmlight_base), path)
-    name = display_name(path)
-    what = "a features table with a header line"
-    if fmt == "text":  # stdin: a table or svmlight, told apart by the first data line
+    if path == STDIO and fmt == "text" and looks_like_svmlight(_stdin_first_line()):
+        what = "a features table or svmlight text"
         text = decode_text(read_bytes(path, what), path, what)
-        first_line = next(data_lines(text), (0, ""))[1]
-        if looks_like_svmlight(first_line):
-            return _svmlight(*parse_svmlight(text, name, allow_nonfinite=allow_nonfinite,
-                                             base=svmlight_base), path)
-        delimiter = DELIMITERS[sniff_text_format(first_line)]
-    else:
-        text, delimiter = text_and_delimiter(path, fmt, what)
-    first = next(data_lines(text), None)
-    if first is None:
-        raise GatError(f"only comments and blank lines; expected {what}", name)
-    header_line, header = first
-    columns = split_fields(header, delimiter)
-    if all(is_number(c) for c in columns):
-        raise GatError("the first line holds numbers; a features file needs a header line "
-                       "(e.g. id,f0,f1,...)", f"{name}:{header_line}")
-    has_id = columns[0].lower() in ID_COLUMNS
-    feature_columns = columns[1:] if has_id else columns
-    if not feature_columns:
-        raise GatError("no feature columns (only an id column)", f"{name}:{header_line}")
-    ncol = len(columns)
-    try:
-        values = loadtxt(text, delimiter, header_line, dtype=np.float64,
-                          usecols=range(1 if has_id else 0, ncol))
-    except ValueError:
-        _diagnose_table(text, header_line, delimiter, columns, has_id, name)
-        raise GatError("could not parse the features table", name) from None
-    if delimiter is not None and len(text) < 1 << 31:
-        # usecols ignores extra cells; a delimiter count catches rows that are too long.
-        body = text.split("\n", header_line)[-1] if header_line else text
-        if body.count(delimiter) != values.shape[0] * (ncol - 1):
-            _diagnose_table(text, header_line, delimiter, columns, has_id, name)
-    elif delimiter is None:
-        _diagnose_table(text, header_line, delimiter, columns, has_id, name)
+        return _svmlight(*parse_svmlight(text, display_name(path),
+                                         allow_nonfinite=allow_nonfinite,
+                                         base=svmlight_base), path)
+    if fmt == "parquet":
+        return polars_tables.read_features_parquet(path, allow_nonfinite=allow_nonfinite,
+                                                   id_column=id_column, notes=notes)
+    table = TextTable(path, "a features table", delimiter=delimiter, name_format=fmt)
+    layout = _Layout.decide(table, header, id_column, notes)
+    pl = polars_module()
+    values, ids = _read_rows(table, layout, allow_nonfinite, pl)
+    if pl is None and table.source.raw_bytes > LARGE_TEXT_BYTES:
+        notes.append(f"{table.name}: {table.source.raw_bytes >> 20} MB of text read without "
+                     f"polars; for faster reading: {FAST_EXTRA_HINT}")
     if values.shape[0] == 0:
-        raise GatError("no rows after the header: a graph needs at least one node", name)
-    ids = None
-    if has_id:
-        ids = loadtxt(text, delimiter, header_line, dtype=str, usecols=0)[:, 0]
-        ids = np.char.strip(ids)
-        _check_ids(ids, text, header_line, name)
-    if not allow_nonfinite:
-        _check_finite(values, text, header_line, feature_columns, name, int(has_id))
-    return Features(values, ids, columns[0] if has_id else None, feature_columns)
+        raise GatError(f"no rows{' after the header' if layout.has_header else ''}: a graph "
+                       "needs at least one node", table.name)
+    if ids is not None:
+        ids = id_array(ids)
+        _check_ids(ids, table)
+    return Features(values, ids, layout.id_name, layout.columns)
 
 
-def _diagnose_table(text: str, header_line: int, delimiter: str | None, columns: list[str],
-                    has_id: bool, name: str) -> None:
-    """Raise for the first row with a wrong cell count or a non-numeric cell (if any)."""
-    first = 1 if has_id else 0
-    for number, line in data_lines(text, header_line):
-        fields = split_fields(line, delimiter)
-        if len(fields) != len(columns):
-            raise GatError(f"expected {len(columns)} columns like the header, found "
-                           f"{len(fields)}", f"{name}:{number}")
-        for k in range(first, len(fields)):
-            if not is_number(fields[k]):
-                raise GatError(f"column {columns[k]!r}: {fields[k]!r} is not a number",
-                               f"{name}:{number}:{k + 1}")
+def _stdin_first_line() -> str:
+    """The first data line of stdin as far as it can be seen without reading it ("" when
+    it cannot: a long line, gzip)."""
+    head = stdin_stream().peek(1 << 16).decode("utf-8", errors="replace")
+    for line in head.split("\n")[:-1]:
+        if not skippable(line):
+            return line.strip()
+    return ""
 
 
-def _check_ids(ids: np.ndarray, text: str, header_line: int, name: str) -> None:
+def _sparse(values: sp.csr_array, notes: list[str] | None = None) -> Features:
+    return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])],
+                    notes or [])
+
+
+def _svmlight(values: sp.csr_array, base: int, path: str) -> Features:
+    notes = []
+    if base == 1:
+        notes.append(f"{display_name(path)}: no feature index 0, so indices count from 1 "
+                     f"(libsvm's convention): {values.shape[1]} features; use "
+                     "--svmlight-base 0 if they count from 0")
+    features = _sparse(values, notes)
+    features.open_width = True
+    return features
+
+
+# -- layout: header, id column, feature columns -----------------------------------------
+
+
+@dataclass
+class _Layout:
+    has_header: bool
+    ncols: int
+    id_index: int | None
+    id_name: str | None
+    columns: list[str]  # feature column names
+    like: str  # "the header" / "the first line", for column-count messages
+
+    @property
+    def feature_index(self) -> list[int]:
+        return [k for k in range(self.ncols) if k != self.id_index]
+
+    @classmethod
+    def decide(cls, table: TextTable, header: bool | None, id_column: str | None,
+               notes: list[str]) -> _Layout:
+        fields, line, name = table.first_fields, table.first_line, table.name
+        where = f"{name}:{line}"
+        if header is None:
+            by_name = id_column is not None and not id_column.isdigit()
+            by_position = int(id_column) - 1 if id_column and id_column.isdigit() else None
+            header = by_name or not all(is_number(f) for k, f in enumerate(fields)
+                                        if k != by_position)
+            if not header:
+                notes.append(f"{where}: the first line holds only numbers, so it is read as "
+                             "data (no header line); use --header if it is one")
+        ncols = len(fields)
+        id_index: int | None = None
+        if id_column is not None:
+            id_index = _column_index(id_column, fields if header else None, ncols, where,
+                                     "--id-column")
+        elif header and fields[0].lower() in ID_COLUMNS:
+            id_index = 0
+        elif header and fields[0] == "" and ncols > 1:
+            id_index = 0
+            notes.append(f"{where}: the first column has no name (a pandas index): read as "
+                         "the node ids")
+        if header:
+            columns = [f for k, f in enumerate(fields) if k != id_index]
+            id_name = fields[id_index] if id_index is not None else None
+        else:
+            columns = [f"f{k}" for k in range(ncols - (id_index is not None))]
+            id_name = None
+        if not columns:
+            raise GatError("no feature columns (only an id column)", where)
+        return cls(header, ncols, id_index, id_name, columns,
+                   "the header" if header else "the first line")
+
+
+def _column_index(choice: str, names: list[str] | None, ncols: int, where: str,
+                  option: str) -> int:
+    """The 0-based index of a column given by name (a header field) or 1-based position."""
+    if names is not None and choice in names:
+        return names.index(choice)
+    if choice.isdigit():
+        position = int(choice)
+        if 1 <= position <= ncols:
+            return position - 1
+        raise GatError(f"{option} {choice}: the table has {ncols} columns (positions count "
+                       "from 1)", where)
+    if names is None:
+        raise GatError(f"{option} {shown_value(choice)}: the table has no header line, so "
+                       "name the column by its position (1 = the first)", where)
+    listed = ", ".join(shown_value(n, 20) for n in names[:8]) + (", ..." if ncols > 8 else "")
+    raise GatError(f"{option} {shown_value(choice)}: no such column (the header has "
+                   f"{listed})", where)
+
+
+# -- rows ------------------------------------------------------------------------------------
+
+
+def _read_rows(table: TextTable, layout: _Layout, allow_nonfinite: bool,
+               pl) -> tuple[np.ndarray, list[str] | None]:
+    delimiter = table.delimiter
+    engines = []
+    if pl is not None and polars_tables.usable_delimiter(delimiter):
+        engines.append(lambda text: polars_tables.features_block(
+            pl, text, delimiter, layout.ncols, layout.id_index))
+    engines.append(lambda text: _numpy_block(text, delimiter, layout.ncols,
+                                             layout.id_index))
+
+    def slow(block: Block) -> tuple[tuple, np.ndarray]:
+        return _slow_block(block, table, layout, allow_nonfinite)
+
+    parts: list[np.ndarray] = []
+    id_parts: list = []
+    rows = 0
+    for block in table.blocks(include_first=not layout.has_header):
+        if not block.text:
+            continue
+        (values, ids), lines = parse_block(block, delimiter, engines, slow)
+        table.rows.add(rows, block.first_line, lines)
+        if not allow_nonfinite:
+            _check_finite(values, table, layout, rows)
+        parts.append(values)
+        if ids is not None:
+            id_parts.extend(ids)
+        rows += values.shape[0]
+    width = len(layout.columns)
+    values = np.concatenate(parts) if parts else np.zeros((0, width))
+    return values, (id_parts if layout.id_index is not None else None)
+
+
+def _numpy_block(text: str, delimiter: str | None, ncols: int,
+                 id_index: int | None) -> tuple[np.ndarray, list[str] | None]:
+    """(values (R, F), ids) of clean block text by ``numpy.loadtxt``; ValueError if the
+    text is not ``ncols`` numbers a row (ids: any text)."""
+    if id_index is None:
+        values = loadtxt(text, delimiter, dtype=np.float64)
+        if values.shape[0] and values.shape[1] != ncols:
+            raise ValueError("column count")
+        return values.reshape(-1, ncols), None
+    ids: list[str] = []
+
+    def keep_id(cell: str) -> float:
+        ids.append(cell)
+        return 0.0
+
+    table = loadtxt(text, delimiter, dtype=np.float64, converters={id_index: keep_id})
+    if table.shape[0] and table.shape[1] != ncols:
+        raise ValueError("column count")
+    values = np.delete(table.reshape(-1, ncols), id_index, axis=1)
+    if needs_strip(text, delimiter):
+        ids = [cell.strip() for cell in ids]
+    return values, ids
+
+
+def _slow_block(block: Block, table: TextTable, layout: _Layout,
+                allow_nonfinite: bool) -> tuple[tuple, np.ndarray]:
+    """The record-by-record parse: the same values as the fast engines, or the error."""
+    rows: list[list[float]] = []
+    ids: list[str] = []
+    lines: list[int] = []
+    feature_index = layout.feature_index
+    for line, fields in records(block, table.delimiter):
+        if len(fields) != layout.ncols:
+            raise table.column_count_error(layout.ncols, len(fields), line, layout.like)
+        row = []
+        for column, k in enumerate(feature_index):
+            cell = fields[k]
+            if is_number(cell):
+                row.append(float(cell))
+                continue
+            where = f"{table.name}:{line}:{k + 1}"
+            label = f"column {shown_value(layout.columns[column])}"
+            if not is_missing(cell):
+                raise GatError(f"{label}: {shown_value(cell)} is not a number", where)
+            if not allow_nonfinite:
+                what = "an empty cell" if not cell else shown_value(cell)
+                raise GatError(f"{label}: {what} is a missing value; use --allow-nonfinite "
+                               "to read missing values as NaN", where)
+            row.append(math.nan)
+        rows.append(row)
+        if layout.id_index is not None:
+            ids.append(fields[layout.id_index])
+        lines.append(line)
+    values = np.array(rows, dtype=np.float64).reshape(-1, len(feature_index))
+    return (values, ids if layout.id_index is not None else None), np.array(lines, np.int64)
+
+
+# -- checks ----------------------------------------------------------------------------------
+
+
+def id_array(ids: list[str]) -> np.ndarray:
+    """(N,) the ids as a fixed-width str array, or an object array when one very long id
+    would make a fixed-width array far larger than the ids themselves."""
+    if not ids:
+        return np.zeros(0, dtype=str)
+    longest = max(map(len, ids))
+    total = sum(map(len, ids))
+    if longest * len(ids) <= 4 * total + (1 << 20):
+        return np.array(ids, dtype=f"U{max(longest, 1)}")
+    return np.array(ids, dtype=object)
+
+
+def _check_ids(ids: np.ndarray, table: TextTable) -> None:
     empty = np.flatnonzero(ids == "")
     if empty.size:
-        raise GatError("empty node id", f"{name}:{line_of_row(text, header_line, empty[0])}")
+        raise GatError("empty node id", f"{table.name}:{table.rows.line(int(empty[0]))}")
     order = np.argsort(ids, kind="stable")
     same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
     if same.size:
         first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
-        line_a = line_of_row(text, header_line, first)
-        line_b = line_of_row(text, header_line, second)
-        raise GatError(f"duplicate node id {str(ids[first])!r} (first on line {line_a})",
-                       f"{name}:{line_b}")
+        raise GatError(f"duplicate node id {shown_value(ids[first])} (first on line "
+                       f"{table.rows.line(first)})", f"{table.name}:{table.rows.line(second)}")
 
 
-def _check_finite(values: np.ndarray, text: str | None, header_line: int,
-                  columns: list[str], name: str, first_column: int = 0) -> None:
-    """Raise for the first NaN/inf, naming its line and column (text) or row and column
-    (arrays); ``first_column`` is the 0-based text column of ``values[:, 0]``."""
-    rows = max(1, (1 << 22) // max(1, values.shape[1]))  # in slices: no (N, F) temporaries
+def _check_finite(values: np.ndarray, table: TextTable, layout: _Layout, first_row: int) -> None:
+    """Raise for the first NaN/inf of a block, naming its line and column."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return
+    row, col = (int(v) for v in np.argwhere(bad)[0])
+    line = table.rows.line(first_row + row)
+    column = layout.feature_index[col] + 1
+    raise GatError(f"column {shown_value(layout.columns[col])} is {values[row, col]} (not "
+                   "finite); use --allow-nonfinite to accept it",
+                   f"{table.name}:{line}:{column}")
+
+
+def check_finite_array(values: np.ndarray, name: str) -> None:
+    """Raise for the first NaN/inf of an array read from a binary file (in slices: no
+    (N, F) temporaries of a memory-mapped array)."""
+    rows = max(1, (1 << 22) // max(1, values.shape[1]))
     for first in range(0, values.shape[0], rows):
         bad = ~np.isfinite(values[first : first + rows])
         if bad.any():
@@ -193,13 +390,8 @@ def _check_finite(values: np.ndarray, text: str | None, header_line: int,
         return
     row, col = (int(v) for v in np.argwhere(bad)[0])
     row += first
-    value = values[row, col]
-    advice = "use --allow-nonfinite to accept it"
-    if text is None:
-        raise GatError(f"row {row}, column {col} (counting from 0) is {value} (not finite); "
-                       f"{advice}", name)
-    where = f"{name}:{line_of_row(text, header_line, row)}:{first_column + col + 1}"
-    raise GatError(f"column {columns[col]!r} is {value} (not finite); {advice}", where)
+    raise GatError(f"row {row}, column {col} (counting from 0) is {values[row, col]} (not "
+                   "finite); use --allow-nonfinite to accept it", name)
 
 
 def _mapped_npy(path: str) -> np.ndarray | None:
@@ -231,7 +423,7 @@ def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
     if values.shape[0] == 0 or values.shape[1] == 0:
         raise GatError(f"empty features array of shape {values.shape}", name)
     if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
-        _check_finite(values, None, 0, [f"{k}" for k in range(values.shape[1])], name)
+        check_finite_array(values, name)
     return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])])
 
 
@@ -239,22 +431,6 @@ def _embeddings(path: str, allow_nonfinite: bool) -> Features:
     values, ids = read_embeddings_npz(path)
     columns = [f"h{k}" for k in range(values.shape[1])]
     if not allow_nonfinite and np.issubdtype(values.dtype, np.inexact):
-        _check_finite(values, None, 0, columns, display_name(path))
+        check_finite_array(values, display_name(path))
     return Features(values, ids, None if ids is None else "id", columns)
-
-
-def _sparse(values: sp.csr_array, notes: list[str] | None = None) -> Features:
-    return Features(values, None, None, [f"f{k}" for k in range(values.shape[1])],
-                    notes or [])
-
-
-def _svmlight(values: sp.csr_array, base: int, path: str) -> Features:
-    notes = []
-    if base == 1:
-        notes.append(f"{display_name(path)}: no feature index 0, so indices count from 1 "
-                     f"(libsvm's convention): {values.shape[1]} features; use "
-                     "--svmlight-base 0 if they count from 0")
-    features = _sparse(values, notes)
-    features.open_width = True
-    return features
 

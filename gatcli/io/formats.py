@@ -1,11 +1,12 @@
 """Format detection from file names (and, for stdin, from the first data line).
 
-Edge lists: ``.csv`` (comma), ``.tsv`` (tab), ``.txt`` / ``.edgelist`` / anything else
-(whitespace), each optionally ``.gz``; adjacency matrices: ``.npz`` (scipy ``save_npz``) and
-``.mtx`` (Matrix Market). Features: ``.csv`` / ``.tsv`` / ``.txt`` (optionally ``.gz``),
-``.npy``, sparse ``.npz`` (scipy ``save_npz``) or svmlight ``.svm`` / ``.svmlight`` /
-``.libsvm`` (optionally ``.gz``). Outputs: ``.csv``, ``.tsv``, ``.npy`` (embeddings) and
-``.csv``/``.tsv``/``.npz`` (attention); ``-`` is stdout and means CSV.
+Edge lists: ``.csv`` (comma), ``.tsv`` (tab), ``.txt`` / ``.edgelist`` / ``.edges`` / ``.el``
+(whitespace), any other name (delimiter guessed from the first data line), each optionally
+``.gz``, or ``.parquet``; adjacency matrices: ``.npz`` (scipy ``save_npz``) and ``.mtx``
+(Matrix Market). Features: the same text tables, ``.npy``, ``.parquet``, sparse ``.npz``
+(scipy ``save_npz``) or svmlight ``.svm`` / ``.svmlight`` / ``.libsvm`` (optionally ``.gz``).
+Stdin: binary formats by their first bytes, else text. Outputs: ``.csv``, ``.tsv``, ``.npy``
+(embeddings) and ``.csv``/``.tsv``/``.npz`` (attention); ``-`` is stdout and means CSV.
 """
 
 from __future__ import annotations
@@ -43,17 +44,9 @@ def suffix_of(path: str) -> str:
 
 
 def text_format(path: str) -> str:
-    """'csv', 'tsv' or 'whitespace' for a text table path (unknown extensions: whitespace)."""
-    return _TEXT_SUFFIXES.get(suffix_of(path), "whitespace")
-
-
-def sniff_text_format(first_line: str) -> str:
-    """The text format of stdin, from its first data line."""
-    if "," in first_line:
-        return "csv"
-    if "\t" in first_line:
-        return "tsv"
-    return "whitespace"
+    """'csv', 'tsv' or 'whitespace' for a text table path; 'text' (delimiter guessed from the
+    first data line) for other names, e.g. ``/dev/fd/63`` from ``<(cat edges.csv)``."""
+    return _TEXT_SUFFIXES.get(suffix_of(path), "text")
 
 
 def graph_format(path: str) -> str:
@@ -61,7 +54,7 @@ def graph_format(path: str) -> str:
     if path == STDIO:
         return "text"
     suffix = suffix_of(path)
-    if suffix in (".npz", ".mtx"):
+    if suffix in (".npz", ".mtx", ".parquet"):
         return suffix[1:]
     return text_format(path)
 
@@ -71,13 +64,13 @@ SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 
 
 def features_format(path: str) -> str:
-    """'npy', 'npz' (a scipy.sparse save_npz matrix), 'svmlight' or a text format ('text'
-    for stdin: tables and svmlight are told apart by the first data line) for a FEATURES
-    argument."""
+    """'npy', 'npz' (a scipy.sparse save_npz matrix), 'parquet', 'svmlight' or a text format
+    ('text': delimiter guessed; for stdin, tables and svmlight are told apart by the first
+    data line) for a FEATURES argument."""
     if path == STDIO:
         return "text"
     suffix = suffix_of(path)
-    if suffix in (".npy", ".npz"):
+    if suffix in (".npy", ".npz", ".parquet"):
         return suffix[1:]
     if suffix in SVMLIGHT_SUFFIXES:
         return "svmlight"

@@ -7,6 +7,7 @@ expected there.
 from __future__ import annotations
 
 import gzip
+import io
 import sys
 import tokenize
 import warnings
@@ -32,12 +33,60 @@ def display_name(path: str) -> str:
     return "<stdin>" if path == STDIO else str(path)
 
 
+class _Unbuffered(io.RawIOBase):
+    """A raw view of a binary stream (for wrapping a stdin without ``peek``)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+_STDIN: dict[int, BinaryIO] = {}
+
+
+def stdin_stream() -> BinaryIO:
+    """The binary stdin, buffered so that its first bytes can be peeked at."""
+    raw = sys.stdin.buffer
+    if hasattr(raw, "peek"):
+        return raw
+    key = id(raw)
+    if key not in _STDIN:
+        _STDIN.clear()
+        _STDIN[key] = io.BufferedReader(_Unbuffered(raw))
+    return _STDIN[key]
+
+
+#: binary formats recognised on stdin by their first bytes (stdin has no name)
+STDIN_MAGIC = {"features": ((NPY_MAGIC, "npy"), (b"PAR1", "parquet")),
+               "graph": ((b"PK\x03\x04", "npz"), (b"%%MatrixMarket", "mtx"),
+                         (b"\xef\xbb\xbf%%MatrixMarket", "mtx"), (b"PAR1", "parquet"))}
+
+
+def stdin_kind(path: str, role: str) -> str:
+    """The format of stdin from its first bytes: a binary format of ``role`` ('features'
+    or 'graph') or 'text' (a text table whose delimiter is guessed)."""
+    head = stdin_stream().peek(16)[:16]
+    for magic, kind in STDIN_MAGIC[role]:
+        if head.startswith(magic):
+            return kind
+    return "text"
+
+
 def open_input(path: str, what: str) -> BinaryIO:
     """``path`` opened for binary reading; every OS error becomes a :class:`GatError`.
 
     The one place where readers open files, so a failure names the file and what was
-    expected there.
+    expected there. Stdin (``-``) is read whole (binary formats need to seek).
     """
+    if path == STDIO:
+        return io.BytesIO(stdin_stream().read())
     try:
         return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except FileNotFoundError:
@@ -69,7 +118,7 @@ def read_bytes(path: str, what: str) -> bytes:
     """The raw (gunzipped) bytes of ``path`` or stdin; ``what`` names the expected content."""
     name = display_name(path)
     if path == STDIO:
-        data = sys.stdin.buffer.read()
+        data = stdin_stream().read()
     else:
         with open_input(path, what) as handle:
             try:
