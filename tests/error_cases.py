@@ -255,7 +255,7 @@ CASES: list[Case] = [
          files={"bad.svm": b"1 1:0.5 3=1\n0 2:1\n1\n0 4:1\n"}),
     Case("Sparse features", "svmlight: fewer lines than the graph's nodes",
          embed("int_edges.csv", "short.svm"),
-         r"int_edges\.csv:3: node index 3 is out of range: the features have 3 rows",
+         r"int_edges\.csv:3:2: node index 3 is out of range: the features have 3 rows",
          files={"short.svm": b"1 1:0.5\n0 2:1\n1\n"}),
     Case("Sparse features", ".npz: column index out of range",
          embed("int_edges.csv", "bad.npz"),

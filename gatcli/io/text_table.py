@@ -231,6 +231,8 @@ def _open_stream(path: str, what: str) -> tuple[BinaryIO, list[BinaryIO]]:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
         to_close.append(stream)
     elif strip_gz(str(path))[1]:
+        for handle in to_close:
+            handle.close()
         raise GatError("the name ends in .gz but the content is not gzip data", name)
     return stream, to_close
 
@@ -499,7 +501,11 @@ class TextTable:
         self.source = TextBlocks(path, what, quoting=quoting)
         self._blocks = iter(self.source)
         self.records_required = records_required
-        self.first_line, self.first_fields, self._rest = self._first_record()
+        try:
+            self.first_line, self.first_fields, self._rest = self._first_record()
+        except BaseException:
+            self._blocks.close()  # (closes the file)
+            raise
         self.rows = RowLines()
 
     @property

@@ -1,0 +1,108 @@
+"""Read-side benchmark (issue 10): the features CSV and the edge-list CSV of a case, read by
+
+- ``numpy.loadtxt`` on the whole file (what gat's reader was built on before issue 10),
+- gat's reader with the numpy engine (``GAT_IO_ENGINE=numpy``: streamed blocks, loadtxt),
+- gat's reader with polars (``GAT_IO_ENGINE=polars``),
+
+each run in a fresh subprocess (wall time of the read and the process's peak RSS), median
+of ``--repeats``. The whole-command measurement lives in benchmarks/run.py; ``read_case``
+can be called from that harness so both run in one harness run.
+
+    python benchmarks/read_tables.py --cases 1e6 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.run import DEFAULT_CACHE, prepare  # noqa: E402
+
+#: what each variant runs (path in sys.argv[1]; the edge reader also gets N in argv[2])
+VARIANTS = {
+    "features: numpy.loadtxt": (
+        "numpy", "import numpy as np; np.loadtxt(sys.argv[1], delimiter=',', skiprows=1)"),
+    "features: gat (numpy engine)": (
+        "numpy", "from gatcli.io.readers import read_features; read_features(sys.argv[1])"),
+    "features: gat (polars engine)": (
+        "polars", "from gatcli.io.readers import read_features; read_features(sys.argv[1])"),
+    "edges: numpy.loadtxt": (
+        "numpy", "import numpy as np; np.loadtxt(sys.argv[1], delimiter=',', skiprows=1, "
+                 "dtype=np.int64)"),
+    "edges: gat (numpy engine)": (
+        "numpy", "from gatcli.io.readers import NodeIndex, read_graph; "
+                 "read_graph(sys.argv[1], NodeIndex(int(sys.argv[2])))"),
+    "edges: gat (polars engine)": (
+        "polars", "from gatcli.io.readers import NodeIndex, read_graph; "
+                  "read_graph(sys.argv[1], NodeIndex(int(sys.argv[2])))"),
+}
+
+SCRIPT = """
+import resource, sys, time
+t0 = time.perf_counter()
+{body}
+seconds = time.perf_counter() - t0
+print(seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def run_variant(variant: str, path: Path, nodes: int) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one read in a fresh process."""
+    engine, body = VARIANTS[variant]
+    env = dict(os.environ, GAT_IO_ENGINE=engine)
+    out = subprocess.run([sys.executable, "-c", SCRIPT.format(body=body), str(path),
+                          str(nodes)], capture_output=True, text=True, env=env, check=True)
+    seconds, peak_kb = out.stdout.split()
+    return float(seconds), int(peak_kb) / 1024
+
+
+def read_case(folder: Path, repeats: int) -> dict:
+    """Median seconds and peak MB of every variant on ``folder``'s CSV inputs."""
+    features, edges = folder / "features.csv", folder / "edges.csv"
+    nodes = sum(1 for _ in open(features, "rb")) - 1
+    results = {}
+    for variant in VARIANTS:
+        path = features if variant.startswith("features") else edges
+        runs = [run_variant(variant, path, nodes) for _ in range(repeats)]
+        results[variant] = {"median_s": statistics.median(r[0] for r in runs),
+                            "peak_mb": max(r[1] for r in runs),
+                            "mb": path.stat().st_size / 1e6}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="1e6")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()[0]:.2f}  "
+          f"repeats {args.repeats}", flush=True)
+    print("| case | variant | file MB | median s | x vs loadtxt | peak RSS MB |")
+    print("|---|---|---|---|---|---|")
+    everything = {}
+    for name in args.cases.split(","):
+        folder = prepare(args.cache, name, csv=True)
+        results = read_case(folder, args.repeats)
+        everything[name] = results
+        for variant, res in results.items():
+            base = results[variant.split(":")[0] + ": numpy.loadtxt"]["median_s"]
+            print(f"| {name} | {variant} | {res['mb']:.0f} | {res['median_s']:.3f} | "
+                  f"{base / res['median_s']:.2f} | {res['peak_mb']:.0f} |", flush=True)
+    print(f"# load at the end {os.getloadavg()[0]:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=1))
+
+
+if __name__ == "__main__":
+    main()
