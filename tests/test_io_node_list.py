@@ -44,7 +44,10 @@ def test_row_numbers_without_an_id_column(tmp_path):
 
 
 def test_integer_ids_match_like_edge_lists(tmp_path):
-    np.testing.assert_array_equal(read(tmp_path, "30\n010\n", INTEGER_IDS), [2, 0])
+    # ids are text matched exactly, as in edge lists: "010" is not "10"
+    np.testing.assert_array_equal(read(tmp_path, "30\n10\n", INTEGER_IDS), [2, 0])
+    with pytest.raises(GatError, match="node id '010' is not in the features' id column"):
+        read(tmp_path, "30\n010\n", INTEGER_IDS)
 
 
 def test_gzip(tmp_path):

@@ -63,18 +63,9 @@ def _match(tokens: np.ndarray, nodes: NodeIndex) -> tuple[np.ndarray, np.ndarray
                     continue
         found = number & (values >= 0) & (values < nodes.n_nodes)
         return np.where(found, values, 0), found
-    keys, wanted = nodes.ids, tokens
-    numeric = nodes.integer_ids()
-    if numeric is not None:
-        try:
-            wanted = tokens.astype(np.int64)
-            keys = numeric
-        except (ValueError, OverflowError):
-            wanted = tokens
-    order = np.argsort(keys, kind="stable")
-    position = np.minimum(np.searchsorted(keys[order], wanted), keys.shape[0] - 1)
-    found = keys[order][position] == wanted
-    return np.where(found, order[position], 0).astype(np.int64), found
+    rows = nodes.rows_of(np.asarray(tokens, dtype=object))  # ids are text: exact match
+    found = rows >= 0
+    return np.where(found, rows, 0).astype(np.int64), found
 
 
 def _unknown_message(bad: np.ndarray, tokens: list[str], numbers: list[int],
