@@ -6,8 +6,9 @@
 - ``split`` (optional): ``train``, ``val`` or ``test``; rows with any other value (e.g.
   ``none``) are read but take no part in training or evaluation.
 
-CSV, TSV or whitespace-separated by extension (optionally ``.gz``), ``#`` comments and blank
-lines skipped. Errors name the file and line.
+CSV, TSV or whitespace-separated by extension (optionally ``.gz``; other names: guessed),
+read by the text-table rules of :mod:`gatcli.io.text_table` (whole-line ``#`` comments and
+blank lines skipped, quoting). Errors name the file and line.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gatcli.errors import GatError
+from gatcli.errors import GatError, shown_value
 from gatcli.io.edge_list import NodeIndex
 from gatcli.io.formats import STDIO, text_format
 from gatcli.io.source import display_name
-from gatcli.io.text_table import data_lines, is_int, split_fields, text_and_delimiter
+from gatcli.io.text_table import TextTable, is_int, records
 
 SPLITS = ("train", "val", "test")
 WHAT = "a labels table with a header line id,label[,split]"
@@ -46,35 +47,32 @@ def read_labels(path: str, nodes: NodeIndex) -> Labels:
     """Labels from ``path`` for the nodes of ``nodes`` (see the module docstring)."""
     name = display_name(path)
     fmt = "text" if path == STDIO else text_format(path)
-    text, delimiter = text_and_delimiter(path, fmt, WHAT)
-    lines = data_lines(text)
-    first = next(lines, None)
-    if first is None:
-        raise GatError(f"only comments and blank lines; expected {WHAT}", name)
-    header_line, header = first
-    columns = [c.lower() for c in split_fields(header, delimiter)]
+    table = TextTable(path, WHAT, delimiter=None, name_format=fmt)
+    header_line, header = table.first_line, table.first_fields
+    columns = [c.lower() for c in header]
     if len(columns) not in (2, 3) or columns[0] not in ("id", "node"):
-        raise GatError(f"header {header.strip()!r}: expected {WHAT} (first column 'id' or "
+        shown = (table.delimiter or " ").join(header)
+        raise GatError(f"header {shown_value(shown)}: expected {WHAT} (first column 'id' or "
                        "'node')", f"{name}:{header_line}")
     if len(columns) == 3 and columns[2] != "split":
-        raise GatError(f"third column is {columns[2]!r}: expected 'split' "
+        raise GatError(f"third column is {shown_value(columns[2])}: expected 'split' "
                        "(train/val/test)", f"{name}:{header_line}")
     width = len(columns)
     ids, values, splits, numbers = [], [], [], []
-    for number, line in lines:
-        fields = split_fields(line, delimiter)
-        if len(fields) != width:
-            raise GatError(f"expected {width} columns like the header, found {len(fields)}",
-                           f"{name}:{number}")
-        if not fields[0]:
-            raise GatError("empty node id", f"{name}:{number}:1")
-        if not fields[1]:
-            raise GatError("empty label", f"{name}:{number}:2")
-        ids.append(fields[0])
-        values.append(fields[1])
-        if width == 3:
-            splits.append(fields[2].lower())
-        numbers.append(number)
+    for block in table.blocks(include_first=False):
+        for number, fields in records(block, table.delimiter):
+            if len(fields) != width:
+                raise GatError(f"expected {width} columns like the header, found "
+                               f"{len(fields)}", f"{name}:{number}")
+            if not fields[0]:
+                raise GatError("empty node id", f"{name}:{number}:1")
+            if not fields[1]:
+                raise GatError("empty label", f"{name}:{number}:2")
+            ids.append(fields[0])
+            values.append(fields[1])
+            if width == 3:
+                splits.append(fields[2].lower())
+            numbers.append(number)
     if not ids:
         raise GatError("no labels after the header", name)
     rows = _rows_of(ids, numbers, nodes, name)
@@ -105,13 +103,9 @@ def _rows_of(ids: list[str], numbers: list[int], nodes: NodeIndex, name: str) ->
                                f"{name}:{numbers[k]}:1")
             rows[k] = value
         return rows
-    keys = nodes.ids
-    order = np.argsort(keys, kind="stable")
-    wanted = np.array(ids, dtype=str)
-    pos = np.minimum(np.searchsorted(keys[order], wanted), keys.shape[0] - 1)
-    found = keys[order][pos] == wanted
-    if not found.all():
-        k = int(np.flatnonzero(~found)[0])
-        raise GatError(f"node id {ids[k]!r} is not in the features' id column",
+    rows = nodes.rows_of(np.array(ids, dtype=object))  # ids are text: exact match
+    if (rows < 0).any():
+        k = int(np.flatnonzero(rows < 0)[0])
+        raise GatError(f"node id {shown_value(ids[k])} is not in the features' id column",
                        f"{name}:{numbers[k]}:1")
-    return order[pos].astype(np.int64)
+    return rows.astype(np.int64)
