@@ -94,8 +94,7 @@ def test_integer_and_boolean_npz_features_are_accepted(tmp_path):
     (dict(format=np.array("csr"), shape=np.array([2, 3]), data=np.array(["a", "b"]),
           indices=np.array([0, 1]), indptr=np.array([0, 1, 2])), r"real numbers"),
     (dict(arr_0=np.eye(3)), r"no 'format' key \(found: arr_0\)"),
-    (dict(embeddings=np.eye(3), ids=np.arange(3)), r"no 'format' key \(found: embeddings, "
-                                                   r"ids\)"),
+    (dict(weights=np.eye(3), bias=np.ones(3)), r"no 'format' key \(found: bias, weights\)"),
 ])
 def test_bad_npz_features_are_errors_naming_the_file(tmp_path, case, message):
     path = raw_npz(tmp_path / "bad.npz", **case)
