@@ -104,6 +104,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "col_target": "i",
         "col_source": "j",
         "col_alpha": "alpha_ij",
+        "layer_rule": "Layer {layer}",
+        "activation_none": "none",
+        "shape_values": "values",
+        "per_head": "per head",
+        "sentence_sep": ". ",
+        "clause_sep": "; ",
+        "cell": " (Out[{n}])",
+        "f_gat_linear": "Wh_i = W x_i for every node i (Wh = X W^T)",
+        "f_gat_concat": "[Wh_i ‖ Wh_j] for every edge j → i (node i attends to node j)",
+        "f_gat_scores": "s_ij = a · [Wh_i ‖ Wh_j] = a_dst · Wh_i + a_src · Wh_j",
+        "f_gat_leaky_relu": "e_ij = LeakyReLU(s_ij) = max(s_ij, {slope} · s_ij)",
+        "f_gat_aggregate": "out_i = Σ_{{j→i}} α_ij Wh_j (H = α · X W^T)",
+        "f_gatv2_linear": "W_l x_j (source side, the messages) and W_r x_i (target side)",
+        "f_gatv2_concat": "z_ij = W_r x_i + W_l x_j (= W [x_i ‖ x_j]) for every edge j → i",
+        "f_gatv2_leaky_relu": "LeakyReLU(z_ij) = max(z_ij, {slope} · z_ij), before the dot "
+                              "product",
+        "f_gatv2_scores": "e_ij = a · LeakyReLU(z_ij)",
+        "f_gatv2_aggregate": "out_i = Σ_{{j→i}} α_ij W_l x_j",
+        "f_any_mask": "E_ij = e_ij if j → i is an edge, else masked (-∞ in the softmax)",
+        "f_any_softmax": "α_ij = exp(e_ij) / Σ_{{k→i}} exp(e_ik), k over the in-neighbours of i",
+        "f_any_heads_concat": "h_i = out_i^1 ‖ … ‖ out_i^H (heads concatenated)",
+        "f_any_heads_mean": "h_i = (1/H) Σ_h out_i^h (heads averaged)",
     },
     "zh": {
         "intro_tutorial": "教程中的例子（gat-tutorial.txt）：4 个节点，带自环的邻接矩阵 A（第 i "
@@ -124,18 +146,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "no": "无",
         "head_note": "显示第 {head} 个头（共 {heads} 个，用 --head 选择）。",
         "step": "步骤",
-        "title_linear": "linear：线性变换每个节点的特征",
-        "title_concat": "concat：拼接目标节点与源节点的隐藏向量",
-        "title_concat_v2": "concat：目标节点与源节点的向量相加",
-        "title_scores": "scores：每条边的原始注意力分数",
-        "title_scores_v2": "scores：每条边的注意力分数",
-        "title_leaky_relu": "leaky_relu：对分数应用激活函数",
-        "title_leaky_relu_v2": "leaky_relu：对节点对向量应用激活函数",
-        "title_mask": "mask：分数矩阵，非边被屏蔽",
-        "title_softmax": "softmax：每个节点在其入邻居上的注意力",
-        "title_aggregate": "aggregate：按注意力加权求和邻居的向量",
-        "title_heads": "heads：合并多头",
-        "title_output": "output：残差、偏置和激活函数",
+        "title_linear": "线性变换（--step linear）：对每个节点的特征做线性变换",
+        "title_concat": "拼接（--step concat）：目标节点与源节点的隐藏向量首尾相连",
+        "title_concat_v2": "拼接（--step concat）：目标节点与源节点的向量相加",
+        "title_scores": "注意力分数（--step scores）：每条边一个注意力分数的原始值",
+        "title_scores_v2": "注意力分数（--step scores）：每条边一个注意力分数",
+        "title_leaky_relu": "激活函数（--step leaky_relu）：对注意力分数的原始值应用 LeakyReLU",
+        "title_leaky_relu_v2": "激活函数（--step leaky_relu）：对节点对的向量应用 LeakyReLU",
+        "title_mask": "掩码（--step mask）：把分数放进矩阵，非边被屏蔽",
+        "title_softmax": "Softmax 归一化（--step softmax）：每个节点在其入邻居上的注意力",
+        "title_aggregate": "聚合（--step aggregate）：邻居的向量按注意力加权求和",
+        "title_heads": "多头注意力（--step heads）：合并各个头",
+        "title_output": "输出（--step output）：残差、偏置和激活函数",
         "shapes": "形状",
         "rows": "行 = 节点",
         "edge_rows": "行 = 边 j -> i（i 关注 j）",
@@ -148,8 +170,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "mask_large": "作为矩阵 E 是 {nodes} x {nodes}，只有 {edges} 个元素有值（入度最小 "
                       "{dmin}，平均 {dmean}，最大 {dmax}），其余全部被屏蔽。用 --node ID "
                       "查看其中一行。",
-        "tutorial_zero": "教程的 E（Out[13]）在非边处写的是 0；它的 softmax 随后把这些 0 "
-                         "也算了进去（见 softmax）。",
+        "tutorial_zero": "教程的 E（In [13] 的输出）在非边处写的是 0；它的 softmax 随后把这些 0 "
+                         "也算了进去（见 Softmax 归一化一步）。",
         "duplicates": "图中有重复的边：每条边有自己的 alpha；矩阵中显示它们的和。",
         "row_sums": "每一行在该节点的入邻居上之和为 1。",
         "legend_values": "0 = 不是边",
@@ -159,14 +181,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "same_as_tutorial": "与教程的 {what} 相同（最大差 {diff}）。",
         "tutorial_label": "教程",
         "correct_label": "正确",
-        "tutorial_walpha": "教程的 W_alpha（Out[16]）与正确的注意力对照：",
-        "tutorial_h": "正确的输出与教程的 H（Out[17]）对照：",
+        "tutorial_walpha": "教程的 W_alpha（In [16] 的输出）与正确的注意力对照：",
+        "tutorial_h": "正确的输出与教程的 H（In [17] 的输出）对照：",
         "differs": "错误",
         "same": "= 正确",
-        "mistake1": "教程的错误 1（softmax）：它的 softmax2D 对 E "
+        "mistake1": "教程的错误 1（Softmax 归一化）：它的 softmax2D 对 E "
                     "的整行做归一化，而非边处的分数是 0 而不是被排除，所以不是邻居的节点也分到了"
                     "注意力：第 1 行给节点 2 {w12}、给节点 3 {w13}，可这两个节点都没有指向节点 1 "
-                    "的边。GAT 只在 i 的入邻居上归一化（非边视为 -inf，权重为 0），所以第 1 行是 "
+                    "的边。GAT 只在 i 的入邻居上归一化（非边视为 -∞，权重为 0），所以第 1 行是 "
                     "[{row1}]。",
         "static": "第 {i} 行和第 {k} 行相同{rounding}：两个节点的入邻居都是 "
                   "{{{nbrs}}}，它们的分数全为正，LeakyReLU 不改变它们，而且对每个 j 都有 s_{i}j "
@@ -178,7 +200,7 @@ MESSAGES: dict[str, dict[str, str]] = {
                   "可以看到：同一个图上一个随机初始化的 GATv2 层（1 个头，2 个特征），"
                   "第 {i} 行和第 {k} 行不再相同。",
         "equal_digits": "（前 {digits} 位有效数字相同）",
-        "mistake2": "教程的错误 2（aggregate）：它计算 H = A.T @ W_alpha @ X @ W.T，多出来的 A.T "
+        "mistake2": "教程的错误 2（聚合）：它计算 H = A.T @ W_alpha @ X @ W.T，多出来的 A.T "
                     "使 H 的第 i 行变成所有关注 i 的节点的聚合结果之和，而不是节点 i "
                     "自己的聚合结果（何况 W_alpha 本身也是错的）。GAT 的输出是 H = alpha @ (X "
                     "W^T)：节点 i 的新向量是其入邻居 Wh_j 按 alpha 加权的平均，即前几列。",
@@ -192,6 +214,27 @@ MESSAGES: dict[str, dict[str, str]] = {
         "col_target": "i",
         "col_source": "j",
         "col_alpha": "alpha_ij",
+        "layer_rule": "第 {layer} 层",
+        "activation_none": "无",
+        "shape_values": "值",
+        "per_head": "每个头",
+        "sentence_sep": "。",
+        "clause_sep": "；",
+        "cell": "（In [{n}] 的输出）",
+        "f_gat_linear": "Wh_i = W x_i，对每个节点 i（Wh = X W^T）",
+        "f_gat_concat": "[Wh_i ‖ Wh_j]，对每条边 j → i（节点 i 关注节点 j）",
+        "f_gat_scores": "s_ij = a · [Wh_i ‖ Wh_j] = a_dst · Wh_i + a_src · Wh_j",
+        "f_gat_leaky_relu": "e_ij = LeakyReLU(s_ij) = max(s_ij, {slope} · s_ij)",
+        "f_gat_aggregate": "out_i = Σ_{{j→i}} α_ij Wh_j（H = α · X W^T）",
+        "f_gatv2_linear": "W_l x_j（源节点一侧，即消息）和 W_r x_i（目标节点一侧）",
+        "f_gatv2_concat": "z_ij = W_r x_i + W_l x_j（= W [x_i ‖ x_j]），对每条边 j → i",
+        "f_gatv2_leaky_relu": "LeakyReLU(z_ij) = max(z_ij, {slope} · z_ij)，在与 a 做点积之前",
+        "f_gatv2_scores": "e_ij = a · LeakyReLU(z_ij)",
+        "f_gatv2_aggregate": "out_i = Σ_{{j→i}} α_ij W_l x_j",
+        "f_any_mask": "E_ij = e_ij（若 j → i 是边），否则屏蔽（softmax 中为 -∞）",
+        "f_any_softmax": "α_ij = exp(e_ij) / Σ_{{k→i}} exp(e_ik)，k 取遍 i 的入邻居",
+        "f_any_heads_concat": "h_i = out_i^1 ‖ … ‖ out_i^H（多头拼接）",
+        "f_any_heads_mean": "h_i = (1/H) Σ_h out_i^h（多头平均）",
     },
 }
 

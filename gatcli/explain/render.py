@@ -48,27 +48,12 @@ SHADES = " ░▒▓█"
 #: Columns of a table take their text plus padding on both sides and a divider.
 CELL_OVERHEAD = 3
 
+#: The formula of each step, by layer kind ("any": both kinds); the text is in i18n.py under
+#: ``f_<kind>_<step>`` (the math is the same in every language, the words around it are not).
 FORMULAS = {
-    "gat": {
-        "linear": "Wh_i = W x_i for every node i (Wh = X W^T)",
-        "concat": "[Wh_i ‖ Wh_j] for every edge j → i (node i attends to node j)",
-        "scores": "s_ij = a · [Wh_i ‖ Wh_j] = a_dst · Wh_i + a_src · Wh_j",
-        "leaky_relu": "e_ij = LeakyReLU(s_ij) = max(s_ij, {slope} · s_ij)",
-        "aggregate": "out_i = Σ_{{j→i}} α_ij Wh_j (H = α · X W^T)",
-    },
-    "gatv2": {
-        "linear": "W_l x_j (source side, the messages) and W_r x_i (target side)",
-        "concat": "z_ij = W_r x_i + W_l x_j (= W [x_i ‖ x_j]) for every edge j → i",
-        "leaky_relu": "LeakyReLU(z_ij) = max(z_ij, {slope} · z_ij), before the dot product",
-        "scores": "e_ij = a · LeakyReLU(z_ij)",
-        "aggregate": "out_i = Σ_{{j→i}} α_ij W_l x_j",
-    },
-    "any": {
-        "mask": "E_ij = e_ij if j → i is an edge, else masked (-∞ in the softmax)",
-        "softmax": "α_ij = exp(e_ij) / Σ_{{k→i}} exp(e_ik), k over the in-neighbours of i",
-        "heads_concat": "h_i = out_i^1 ‖ … ‖ out_i^H (heads concatenated)",
-        "heads_mean": "h_i = (1/H) Σ_h out_i^h (heads averaged)",
-    },
+    "gat": ("linear", "concat", "scores", "leaky_relu", "aggregate"),
+    "gatv2": ("linear", "concat", "leaky_relu", "scores", "aggregate"),
+    "any": ("mask", "softmax", "heads_concat", "heads_mean"),
 }
 
 
@@ -268,7 +253,7 @@ class TextRenderer:
             self.console.print(line, no_wrap=True, crop=True)
         legend = ("legend_values" if digits else "legend_colour" if self.colour
                   else "legend_shades")
-        self.note(self.t("matrix_rows") + "; " + self.t(legend))
+        self.note(self.t("matrix_rows") + self.t("clause_sep") + self.t(legend))
 
     # -- the whole explanation ----------------------------------------------------------
 
@@ -294,9 +279,11 @@ class TextRenderer:
         spec = trace.spec
         extras = self.t("extras", bias=self.t("yes" if spec.bias else "no"),
                         residual=self.t("yes" if spec.residual else "no"),
-                        activation=spec.activation)
+                        activation=(self.t("activation_none") if spec.activation == "none"
+                                    else spec.activation))
         self.console.print()
-        self.console.rule(Text(f"Layer {trace.index}", style="bold"), style="bold")
+        self.console.rule(Text(self.t("layer_rule", layer=trace.index), style="bold"),
+                          style="bold")
         self.say(self.t("layer", layer=trace.index, layers=len(self.traces),
                         kind=spec.kind.upper() if spec.kind == "gat" else "GATv2",
                         heads=spec.heads, out_dim=spec.out_dim,
@@ -314,13 +301,13 @@ class TextRenderer:
     def formula(self, trace: LayerTrace, step: str) -> str:
         spec = trace.spec
         if step == "heads":
-            return FORMULAS["any"]["heads_concat" if spec.concat else "heads_mean"]
+            return self.t("f_any_heads_concat" if spec.concat else "f_any_heads_mean")
         if step == "output":
             terms = "h_i" + (" + R x_i" if spec.residual else "") + (" + b" if spec.bias else "")
             act = spec.activation
             return f"y_i = {terms}" if act == "none" else f"y_i = {act}({terms})"
-        template = FORMULAS[trace.kind].get(step) or FORMULAS["any"][step]
-        return template.format(slope=spec.negative_slope)
+        kind = trace.kind if step in FORMULAS[trace.kind] else "any"
+        return self.t(f"f_{kind}_{step}", slope=spec.negative_slope)
 
     def shapes(self, trace: LayerTrace, step: str) -> str:
         n, e = trace.n_nodes, trace.n_edges
@@ -341,9 +328,9 @@ class TextRenderer:
                        f"a_dst · Wh_i, a_src · Wh_j ({n}, {hh}) -> s {sh('scores')}"),
             "leaky_relu": (f"z {sh('pairs')} -> {sh('leaky_relu')}" if v2 else
                            f"s {sh('scores')} -> e {sh('leaky_relu')}"),
-            "mask": f"e ({e}, {hh}) -> E ({n}, {n}) per head",
+            "mask": f"e ({e}, {hh}) -> E ({n}, {n}) {self.t('per_head')}",
             "softmax": f"e ({e}, {hh}) -> α {sh('softmax')}",
-            "aggregate": f"α ({e}, {hh}), values ({n}, {hh}, {f}) -> out "
+            "aggregate": f"α ({e}, {hh}), {self.t('shape_values')} ({n}, {hh}, {f}) -> out "
                          f"{sh('aggregate')}",
             "heads": f"out {sh('aggregate')} -> h {sh('heads')}",
             "output": f"h {sh('heads')} -> y {sh('output')}",
@@ -375,7 +362,8 @@ class TextRenderer:
         name = "z" if trace.kind == "gatv2" else "[Wh_i‖Wh_j]"
         self.edge_table(trace, {name: pairs})
         if self.tutorial and trace.kind == "gat":
-            self.compare_printed(trace, pairs, tut.PRINTED_CONCAT, "[Wh_i || Wh_j] (Out[8])")
+            self.compare_printed(trace, pairs, tut.PRINTED_CONCAT,
+                                 f"[Wh_i || Wh_j]{self.t('cell', n=8)}")
 
     def step_scores(self, trace: LayerTrace, head: int) -> None:
         a = trace.arrays
@@ -395,7 +383,8 @@ class TextRenderer:
                                 "a_src·Wh_j": a["scores_src"][sources, head],
                                 "s_ij": a["scores"][:, head]})
         if self.tutorial:
-            self.compare_printed(trace, a["scores"][:, head], tut.PRINTED_SCORES, "a (Out[10])")
+            self.compare_printed(trace, a["scores"][:, head], tut.PRINTED_SCORES,
+                                 f"a{self.t('cell', n=10)}")
 
     def step_leaky_relu(self, trace: LayerTrace, head: int) -> None:
         a = trace.arrays
@@ -405,7 +394,7 @@ class TextRenderer:
         self.edge_table(trace, {"s_ij": a["scores"][:, head], "e_ij": a["leaky_relu"][:, head]})
         if self.tutorial:
             self.compare_printed(trace, a["leaky_relu"][:, head], tut.PRINTED_LEAKY_RELU,
-                                 "e (Out[12])")
+                                 f"e{self.t('cell', n=12)}")
 
     def step_mask(self, trace: LayerTrace, head: int) -> None:
         logits = trace.logits()[:, head]
@@ -420,7 +409,7 @@ class TextRenderer:
         labels = [[self.ids[i]] for i in range(n)]
         self.table(matrix, labels, ["i \\ j"], [self.ids[j] for j in range(n)],
                    masked=np.isnan(matrix))
-        self.note(self.t("matrix_rows") + ". " + self.t("mask_note"))
+        self.note(self.t("matrix_rows") + self.t("sentence_sep") + self.t("mask_note"))
         if has_duplicate_edges(trace):
             self.note(self.t("duplicates"))
         if self.tutorial:
