@@ -147,19 +147,23 @@ def test_closed_stdout_is_quiet_exit_0(tmp_path: Path, attention_to_stdout: bool
     (signal.SIGHUP, "interrupted by SIGHUP")])
 def test_signal_while_writing_exits_128_plus_n_and_leaves_no_temporary(
         tmp_path: Path, signum: int, message: str) -> None:
-    _chain(tmp_path, 100_000)
-    (tmp_path / "out.csv").write_bytes(PREVIOUS_OUTPUT)
-    # the numpy writer: polars writes these 100k rows too fast to be interrupted reliably
-    process = subprocess.Popen([GAT, "embed", "e.csv", "x.npy", "-o", "out.csv"],
-                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "GAT_IO_ENGINE": "numpy"})
-    deadline = time.monotonic() + 60
-    while not list(tmp_path.glob(".gat-*.tmp")):
-        assert process.poll() is None, "the run ended before its output was being written"
-        assert time.monotonic() < deadline
-        time.sleep(0.001)
-    process.send_signal(signum)
-    stdout, stderr = process.communicate(timeout=60)
+    # A run that finishes its write before the signal lands proves nothing: try a larger graph.
+    for n in (100_000, 300_000, 1_000_000):
+        _chain(tmp_path, n)
+        (tmp_path / "out.csv").write_bytes(PREVIOUS_OUTPUT)
+        # the numpy writer: polars writes these rows too fast to be interrupted reliably
+        process = subprocess.Popen([GAT, "embed", "e.csv", "x.npy", "-o", "out.csv"],
+                                   cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env={**os.environ, "GAT_IO_ENGINE": "numpy"})
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".gat-*.tmp")):
+            assert process.poll() is None, "the run ended before its output was being written"
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=60)
+        if process.returncode != 0:
+            break
     assert process.returncode == 128 + signum
     assert stderr.decode().splitlines() == [f"gat: error: {message}"]
     assert stdout == b""
