@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -46,3 +47,68 @@ def test_strict_json_writes_null_for_non_finite() -> None:
 
     assert json.loads(text, parse_constant=refuse) == {
         "a": [1.0, None, None], "b": [None, 2.5], "c": None, "d": 3}
+
+
+# -- the engine by size (issue 12: no polars import for small tables) ------------------------
+
+
+def test_small_tables_use_numpy_unless_polars_is_forced(monkeypatch: pytest.MonkeyPatch) -> None:
+    pl = pytest.importorskip("polars")
+    monkeypatch.setenv("GAT_IO_ENGINE", "auto")
+    assert fast.polars_for_size(fast.SMALL_TEXT_CHARS - 1, fast.SMALL_TEXT_CHARS) is None
+    assert fast.polars_for_size(fast.SMALL_TEXT_CHARS, fast.SMALL_TEXT_CHARS) is pl
+    monkeypatch.setenv("GAT_IO_ENGINE", "polars")
+    assert fast.polars_for_size(0, fast.SMALL_TEXT_CHARS) is pl
+    monkeypatch.setenv("GAT_IO_ENGINE", "numpy")
+    assert fast.polars_for_size(1 << 40, fast.SMALL_TEXT_CHARS) is None
+
+
+def _polars_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record which polars paths of the readers and the text writer run."""
+    from gatcli.io import polars_tables, text_out
+
+    calls: list[str] = []
+    for module, name in ((polars_tables, "features_block"), (polars_tables, "edges_block"),
+                         (text_out, "_text_polars")):
+        original = getattr(module, name)
+
+        def spy(*args, _original=original, _name=name):
+            calls.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(module, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("small_chars, small_cells, engine", [
+    (fast.SMALL_TEXT_CHARS, fast.SMALL_OUTPUT_CELLS, "auto"),  # small: numpy
+    (0, 0, "auto"),  # the thresholds lowered: polars
+    (fast.SMALL_TEXT_CHARS, fast.SMALL_OUTPUT_CELLS, "polars"),  # forced
+])
+def test_engine_choice_by_size_and_same_results(tmp_path, monkeypatch: pytest.MonkeyPatch,
+                                               small_chars: int, small_cells: int,
+                                               engine: str) -> None:
+    pytest.importorskip("polars")
+    from gatcli.io import edge_list, features, text_out
+    from gatcli.io.readers import NodeIndex, read_features, read_graph
+
+    features_csv = tmp_path / "f.csv"
+    features_csv.write_text("id,x,y\na,0.1,-2e-3\nb,1e30,3\nc,7,0.30000000000000004\n")
+    edges_csv = tmp_path / "e.csv"
+    edges_csv.write_text("src,dst\na,b\nb,c\nc,a\n")
+    for module in (features, edge_list):
+        monkeypatch.setattr(module, "SMALL_TEXT_CHARS", small_chars)
+    monkeypatch.setattr(text_out, "SMALL_OUTPUT_CELLS", small_cells)
+    calls = _polars_calls(monkeypatch)
+    monkeypatch.setenv("GAT_IO_ENGINE", engine)
+    feats = read_features(str(features_csv))
+    sources, targets = read_graph(str(edges_csv), NodeIndex.of(feats))
+    out = io.BytesIO()
+    text_out.write_embeddings_text(out, feats.values.astype(np.float32), feats.ids, "id", ",")
+    polars_used = small_chars == 0 or engine == "polars"
+    assert sorted(set(calls)) == (["_text_polars", "edges_block", "features_block"]
+                                  if polars_used else [])
+    np.testing.assert_array_equal(feats.values, [[0.1, -2e-3], [1e30, 3], [7, 0.30000000000000004]])
+    assert feats.values.dtype == np.float64
+    assert (sources.tolist(), targets.tolist()) == ([0, 1, 2], [1, 2, 0])
+    assert out.getvalue() == (b"id,h0,h1\na,0.1,-0.002\nb,1e+30,3.0\nc,7.0,0.3\n")

@@ -401,12 +401,11 @@ def progress_wanted(choice: bool | None, quiet: bool, inputs: list[str]) -> bool
     stderr is a terminal and the inputs are large enough for the run to take a while."""
     if quiet or choice is False:
         return False
-    if not err.is_terminal:
-        return False
-    if choice:
-        return True
-    size = 0
-    for path in inputs:
-        with contextlib.suppress(OSError):
-            size += os.path.getsize(path)
-    return size >= PROGRESS_INPUT_BYTES
+    if not choice:
+        size = 0
+        for path in inputs:
+            with contextlib.suppress(OSError):
+                size += os.path.getsize(path)
+        if size < PROGRESS_INPUT_BYTES:  # decided without importing rich
+            return False
+    return err.is_terminal

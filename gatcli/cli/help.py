@@ -22,6 +22,7 @@ from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 from typer.exceptions import Abort
 
+from gatcli.cli.coerce import use_plain_coercion
 from gatcli.cli.common import EXIT_FAILURE, EXIT_USAGE, error_line, run_guarded
 from gatcli.cli.signals import exit_code_of, interrupted_message
 from gatcli.io.atomic import remove_temporaries
@@ -229,6 +230,10 @@ class GatCommand(TyperCommand):
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return usage_pieces(self, ctx)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))  # no pydantic for plain values
+        return super().parse_args(ctx, args)
+
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write(help_page(self, ctx, self.examples))
 
@@ -244,6 +249,10 @@ class GatGroup(TyperGroup):
 
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return [*usage_pieces(self, ctx), self.subcommand_metavar]
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))  # no pydantic for plain values
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write(help_page(self, ctx, self.examples))

@@ -10,13 +10,14 @@ first two, or the two chosen with ``edge_columns``; the others are ignored (with
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from gatcli.errors import GatError, shown_value
 from gatcli.io import polars_tables
-from gatcli.io.fast import FAST_EXTRA_HINT, polars_module
+from gatcli.io.fast import FAST_EXTRA_HINT, SMALL_TEXT_CHARS, polars_for_size, polars_module
 from gatcli.io.features import Features, _column_index
 from gatcli.io.text_table import (
     LARGE_TEXT_BYTES,
@@ -99,14 +100,20 @@ def read_edge_list(path: str, fmt: str, nodes: NodeIndex, *, delimiter: str | No
     if not table.first_fields:  # only comments and blank lines: no edges
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     src, dst, has_header, ncols = _layout(table, nodes, header, edge_columns, notes)
-    pl = polars_module()
     delim = table.delimiter
-    engines = []
     text_ids = nodes.ids is not None
-    if pl is not None and polars_tables.usable_delimiter(delim):
-        engines.append(lambda text: polars_tables.edges_block(pl, text, delim, ncols, src,
-                                                              dst, text_ids))
-    engines.append(lambda text: _numpy_block(text, delim, ncols, src, dst, text_ids))
+
+    def fast_engines(size: int) -> list[Callable]:
+        """polars (unless the list is small: see gatcli.io.fast), then numpy."""
+        engines: list[Callable] = []
+        pl = polars_for_size(size, SMALL_TEXT_CHARS)
+        if pl is not None and polars_tables.usable_delimiter(delim):
+            engines.append(lambda text: polars_tables.edges_block(pl, text, delim, ncols, src,
+                                                                  dst, text_ids))
+        engines.append(lambda text: _numpy_block(text, delim, ncols, src, dst, text_ids))
+        return engines
+
+    engines: list[Callable] | None = None
 
     def slow(block: Block) -> tuple[tuple, np.ndarray]:
         return _slow_block(block, table, ncols, src, dst, nodes, has_header)
@@ -116,6 +123,8 @@ def read_edge_list(path: str, fmt: str, nodes: NodeIndex, *, delimiter: str | No
     for block in table.blocks(include_first=not has_header):
         if not block.text:
             continue
+        if engines is None:  # one choice for the whole list, by its first block
+            engines = fast_engines(len(block.text))
         (a, b), lines = parse_block(block, delim, engines, slow)
         table.rows.add(rows, block.first_line, lines)
         if text_ids:
@@ -125,7 +134,7 @@ def read_edge_list(path: str, fmt: str, nodes: NodeIndex, *, delimiter: str | No
         sources.append(a)
         targets.append(b)
         rows += len(a)
-    if pl is None and table.source.raw_bytes > LARGE_TEXT_BYTES:
+    if table.source.raw_bytes > LARGE_TEXT_BYTES and polars_module() is None:
         notes.append(f"{table.name}: {table.source.raw_bytes >> 20} MB of text read without "
                      f"polars; for faster reading: {FAST_EXTRA_HINT}")
     if not sources:

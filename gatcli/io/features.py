@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +20,7 @@ import scipy.sparse as sp
 from gatcli.errors import GatError, shown_value
 from gatcli.io import polars_tables
 from gatcli.io.embeddings_npz import is_embeddings_npz, read_embeddings_npz
-from gatcli.io.fast import FAST_EXTRA_HINT, polars_module
+from gatcli.io.fast import FAST_EXTRA_HINT, SMALL_TEXT_CHARS, polars_for_size, polars_module
 from gatcli.io.formats import STDIO, features_format
 from gatcli.io.source import (
     NPY_MAGIC,
@@ -135,9 +136,8 @@ def read_features(path: str, *, allow_nonfinite: bool = False, delimiter: str | 
                                                    id_column=id_column, notes=notes)
     table = TextTable(path, "a features table", delimiter=delimiter, name_format=fmt)
     layout = _Layout.decide(table, header, id_column, notes)
-    pl = polars_module()
-    values, ids = _read_rows(table, layout, allow_nonfinite, pl)
-    if pl is None and table.source.raw_bytes > LARGE_TEXT_BYTES:
+    values, ids = _read_rows(table, layout, allow_nonfinite)
+    if table.source.raw_bytes > LARGE_TEXT_BYTES and polars_module() is None:
         notes.append(f"{table.name}: {table.source.raw_bytes >> 20} MB of text read without "
                      f"polars; for faster reading: {FAST_EXTRA_HINT}")
     if values.shape[0] == 0:
@@ -249,15 +249,23 @@ def _column_index(choice: str, names: list[str] | None, ncols: int, where: str,
 # -- rows ------------------------------------------------------------------------------------
 
 
-def _read_rows(table: TextTable, layout: _Layout, allow_nonfinite: bool,
-               pl) -> tuple[np.ndarray, list[str] | None]:
-    delimiter = table.delimiter
-    engines = []
+def _engines(size: int, delimiter: str | None, layout: _Layout) -> list[Callable]:
+    """The fast engines for a table whose first block has ``size`` characters: polars
+    (unless the table is small, see :mod:`gatcli.io.fast`) then numpy."""
+    engines: list[Callable] = []
+    pl = polars_for_size(size, SMALL_TEXT_CHARS)
     if pl is not None and polars_tables.usable_delimiter(delimiter):
         engines.append(lambda text: polars_tables.features_block(
             pl, text, delimiter, layout.ncols, layout.id_index))
     engines.append(lambda text: _numpy_block(text, delimiter, layout.ncols,
                                              layout.id_index))
+    return engines
+
+
+def _read_rows(table: TextTable, layout: _Layout,
+               allow_nonfinite: bool) -> tuple[np.ndarray, list[str] | None]:
+    delimiter = table.delimiter
+    engines: list[Callable] | None = None
 
     def slow(block: Block) -> tuple[tuple, np.ndarray]:
         return _slow_block(block, table, layout, allow_nonfinite)
@@ -268,6 +276,8 @@ def _read_rows(table: TextTable, layout: _Layout, allow_nonfinite: bool,
     for block in table.blocks(include_first=not layout.has_header):
         if not block.text:
             continue
+        if engines is None:  # one choice for the whole table, by its first block
+            engines = _engines(len(block.text), delimiter, layout)
         (values, ids), lines = parse_block(block, delimiter, engines, slow)
         table.rows.add(rows, block.first_line, lines)
         if not allow_nonfinite:

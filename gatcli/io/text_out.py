@@ -23,7 +23,7 @@ from typing import BinaryIO
 import numpy as np
 
 from gatcli.graph import Graph
-from gatcli.io.fast import polars_module
+from gatcli.io.fast import SMALL_OUTPUT_CELLS, polars_for_size
 
 ROWS_PER_CHUNK = 1 << 16
 
@@ -126,10 +126,13 @@ Rows = slice | np.ndarray
 def write_table(out: BinaryIO, columns: Sequence[Column], n_rows: int, sep: str) -> None:
     """Write ``n_rows`` rows of the cells of ``columns`` (text already quoted), in chunks.
 
-    The polars path is used when :func:`gatcli.io.fast.polars_module` gives polars; the bytes
-    are the same either way.
+    The polars path is used when :func:`gatcli.io.fast.polars_for_size` gives polars (not
+    for a small table: :data:`gatcli.io.fast.SMALL_OUTPUT_CELLS`); the bytes are the same
+    either way.
     """
-    pl = polars_module()
+    cells = n_rows * sum(1 if not isinstance(col, np.ndarray) else
+                         int(np.prod(col.shape[1:], dtype=np.int64)) for col in columns)
+    pl = polars_for_size(cells, SMALL_OUTPUT_CELLS)
     for start in range(0, n_rows, ROWS_PER_CHUNK):
         rows = slice(start, min(start + ROWS_PER_CHUNK, n_rows))
         text = _text_numpy(columns, rows, sep) if pl is None else _text_polars(
