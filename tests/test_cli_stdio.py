@@ -33,6 +33,14 @@ WRITERS = {
     "explain-json": ["explain", "--format", "json"],
     "weights-show": ["weights", "show", str(PYG)],
     "weights-show-json": ["weights", "show", str(PYG), "--format", "json"],
+    "weights-convert": ["weights", "convert", str(PYG), "-o", "-", "-q"],
+    "save-weights": ["embed", str(KARATE / "edges.csv"), str(KARATE / "features.csv"),
+                     "-o", "{tmp}/emb.csv", "--save-weights", "-", "-q"],
+    "predict": ["predict", str(KARATE / "edges.csv"), str(KARATE / "features.csv"),
+                "--weights", "{classifier}"],
+    "train-log": ["train", str(KARATE / "edges.csv"), str(KARATE / "features.csv"),
+                  str(KARATE / "labels.csv"), "--epochs", "2", "-o", "{tmp}/clf.npz",
+                  "--log", "-", "-q"],
     "help": ["--help"],
     "embed-help": ["embed", "--help"],
     "weights-help": ["weights", "--help"],
@@ -41,8 +49,20 @@ WRITERS = {
 }
 
 
-def _args(name: str, tmp: Path) -> list[str]:
-    return [a.replace("{tmp}", str(tmp)) for a in WRITERS[name]]
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A classifier from gat train (a few epochs on the karate club), for gat predict."""
+    path = tmp_path_factory.mktemp("classifier") / "clf.npz"
+    result = CliRunner().invoke(app, ["train", str(KARATE / "edges.csv"),
+                                      str(KARATE / "features.csv"), str(KARATE / "labels.csv"),
+                                      "--epochs", "3", "-o", str(path), "-q"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def _args(name: str, tmp: Path, classifier: Path | None = None) -> list[str]:
+    return [a.replace("{tmp}", str(tmp)).replace("{classifier}", str(classifier))
+            for a in WRITERS[name]]
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -51,12 +71,12 @@ def _env(**extra: str) -> dict[str, str]:
 
 @needs_gat
 @pytest.mark.parametrize("name", list(WRITERS))
-def test_reader_gone_is_a_quiet_exit_0(name: str, tmp_path: Path) -> None:
+def test_reader_gone_is_a_quiet_exit_0(name: str, tmp_path: Path, classifier: Path) -> None:
     """stdout is a pipe whose reader has already gone: every write fails with EPIPE."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        result = subprocess.run([GAT, *_args(name, tmp_path)], stdout=write_end,
+        result = subprocess.run([GAT, *_args(name, tmp_path, classifier)], stdout=write_end,
                                 stderr=subprocess.PIPE, env=_env(), timeout=120)
     finally:
         os.close(write_end)
@@ -67,8 +87,8 @@ def test_reader_gone_is_a_quiet_exit_0(name: str, tmp_path: Path) -> None:
 @needs_gat
 @pytest.mark.parametrize("name", ["embed", "explain-tutorial", "explain-json", "weights-show",
                                   "help", "docs", "version"])
-def test_head_1_leaves_exit_status_0(name: str, tmp_path: Path) -> None:
-    command = " ".join(f"'{a}'" for a in [GAT, *_args(name, tmp_path)])
+def test_head_1_leaves_exit_status_0(name: str, tmp_path: Path, classifier: Path) -> None:
+    command = " ".join(f"'{a}'" for a in [GAT, *_args(name, tmp_path, classifier)])
     shell = f"{command} 2>/dev/null | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}"
     result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True,
                             env=_env(), timeout=120)
@@ -77,9 +97,9 @@ def test_head_1_leaves_exit_status_0(name: str, tmp_path: Path) -> None:
 
 @needs_gat
 @pytest.mark.parametrize("name", list(WRITERS))
-def test_full_device_is_one_error_line(name: str, tmp_path: Path) -> None:
+def test_full_device_is_one_error_line(name: str, tmp_path: Path, classifier: Path) -> None:
     with open("/dev/full", "wb") as full:
-        result = subprocess.run([GAT, *_args(name, tmp_path)], stdout=full,
+        result = subprocess.run([GAT, *_args(name, tmp_path, classifier)], stdout=full,
                                 stderr=subprocess.PIPE, env=_env(), timeout=120)
     assert result.returncode == 1
     errors = [line for line in result.stderr.decode().splitlines()
@@ -91,8 +111,8 @@ def test_full_device_is_one_error_line(name: str, tmp_path: Path) -> None:
 
 @needs_gat
 @pytest.mark.parametrize("name", list(WRITERS))
-def test_closed_stdout_is_one_error_line(name: str, tmp_path: Path) -> None:
-    command = " ".join(f"'{a}'" for a in [GAT, *_args(name, tmp_path)])
+def test_closed_stdout_is_one_error_line(name: str, tmp_path: Path, classifier: Path) -> None:
+    command = " ".join(f"'{a}'" for a in [GAT, *_args(name, tmp_path, classifier)])
     result = subprocess.run(["bash", "-c", f"{command} >&-"], capture_output=True, text=True,
                             env=_env(), timeout=120)
     assert result.returncode == 1
@@ -109,6 +129,32 @@ def test_closed_stdout_is_fine_when_nothing_goes_there(tmp_path: Path) -> None:
                             env=_env(), timeout=120)
     assert (result.returncode, result.stderr) == (0, "")
     assert out.read_text().startswith("id,h0,")
+
+
+@needs_gat
+@pytest.mark.parametrize("args", [
+    ["weights", "convert", str(PYG), "-o", "-"],
+    ["embed", str(KARATE / "edges.csv"), str(KARATE / "features.csv"), "-o", "{tmp}/e.csv",
+     "--save-weights", "-"],
+    ["train", str(KARATE / "edges.csv"), str(KARATE / "features.csv"),
+     str(KARATE / "labels.csv"), "-o", "-"],
+], ids=["convert", "save-weights", "train"])
+def test_weights_never_go_to_a_terminal(args: list[str], tmp_path: Path) -> None:
+    """Every weights output follows one rule: '-' is stdout, but a binary archive is not
+    written to a terminal; refused before any work."""
+    primary, secondary = os.openpty()
+    try:
+        result = subprocess.run([GAT, *[a.replace("{tmp}", str(tmp_path)) for a in args]],
+                                stdout=secondary, stderr=subprocess.PIPE, text=True,
+                                env=_env(), timeout=120)
+    finally:
+        os.close(secondary)
+        os.close(primary)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "gat: error: -: weights are a binary .npz archive: not written to a terminal; give a "
+        "file name or pipe stdout into a program")
+    assert not list(tmp_path.iterdir())
 
 
 @needs_gat

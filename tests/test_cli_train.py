@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -88,6 +89,28 @@ def test_log_csv_and_jsonl_and_pyg_export(planted, tmp_path):
     for k, layer in enumerate(own.layers):
         for name, value in layer.params.items():
             np.testing.assert_array_equal(pyg[f"convs.{k}.{name}"], value)
+
+
+def test_weights_and_log_to_stdout_follow_the_rule_of_every_weights_output(planted, tmp_path):
+    """-o - writes the weights archive to stdout (as embed --save-weights - and weights
+    convert -o - do), --log - JSON lines; only one of them at a time; a weights file not
+    named .npz is refused before any training."""
+    base = ["train", planted["edges.csv"], planted["features.csv"], planted["labels.csv"],
+            *FAST, "--epochs", "3"]
+    result = subprocess.run([GAT, *base, "-o", "-"], capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    with np.load(io.BytesIO(result.stdout), allow_pickle=False) as archive:
+        assert sorted(json.loads(str(archive["gatcli.classes"]))) == ["ant", "moth", "zebra"]
+    result = run([*base, "-o", str(tmp_path / "m.npz"), "--log", "-"])
+    assert result.exit_code == 0, result.stderr
+    assert [json.loads(line)["epoch"] for line in result.stdout.splitlines()] == [1, 2, 3]
+    result = run([*base, "-o", "-", "--log", "-"])
+    assert result.exit_code == 2 and "only one output can go to stdout" in result.stderr
+    for option in ("-o", "--pyg-export"):
+        args = [*base, "-o", str(tmp_path / "m2.npz"), option, str(tmp_path / "w.txt")]
+        result = run(args)
+        assert result.exit_code == 1 and "name the file *.npz" in result.stderr
+        assert not (tmp_path / "m2.npz").exists()  # refused before training
 
 
 def test_link_objective_writes_an_embedding_model(planted, tmp_path):

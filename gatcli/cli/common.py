@@ -152,6 +152,11 @@ class _ClosedStream:
 
     writelines = write
 
+    def read(self, *args: Any) -> bytes:
+        """Not readable; present because np.savez takes an object with ``read`` for a file
+        (anything else for a path name)."""
+        raise io.UnsupportedOperation("stdout is not readable")
+
     def flush(self) -> None:
         pass
 

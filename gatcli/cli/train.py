@@ -30,7 +30,7 @@ from gatcli.io.readers import NodeIndex, read_features, read_graph
 from gatcli.io.strict_json import dumps
 from gatcli.io.text_out import quote_fields
 from gatcli.model.build import resolve_model
-from gatcli.model.weights import load_weights, save_weights
+from gatcli.model.weights import check_weights_output, load_weights, save_weights
 from gatcli.train.export import save_pyg_state_dict
 from gatcli.train.loop import TrainOptions, TrainResult, train_links, train_nodes
 from gatcli.train.objectives import link_split, node_task
@@ -127,6 +127,10 @@ def write_log(path: str, history: list[dict[str, float]]) -> None:
         out.write(text.getvalue().encode())
 
 
+def _shown(path: str) -> str:
+    return "stdout" if path == STDIO else path
+
+
 def _summary(result: TrainResult, objective: str, patience: int) -> str:
     epochs = len(result.history)
     why = {"patience": f"no better validation loss or score for {patience} epochs",
@@ -154,14 +158,16 @@ def train(
                                show_default=False,
                                help="The trained weights (.npz, gat's own layout with the "
                                     "architecture and class names): run them with gat "
-                                    "embed --weights or gat predict."),
+                                    "embed --weights or gat predict. '-' for stdout (the "
+                                    "same rule as embed --save-weights)."),
     log: str | None = typer.Option(
         None, "--log", rich_help_panel=OUTPUT, show_default=False,
-        help="Per-epoch metrics: .csv, or .jsonl/.json (one JSON object a line)."),
+        help="Per-epoch metrics: .csv, or .jsonl/.json (one JSON object a line); '-' for "
+             "JSON lines on stdout."),
     pyg_export: str | None = typer.Option(
         None, "--pyg-export", rich_help_panel=OUTPUT, show_default=False,
-        help="Also write a PyTorch Geometric state_dict (.npz; keys convs.<k>.<name>) for "
-             "a torch ModuleList of GATConv/GATv2Conv named convs."),
+        help="Also write a PyTorch Geometric state_dict (.npz, or '-' for stdout; keys "
+             "convs.<k>.<name>) for a torch ModuleList of GATConv/GATv2Conv named convs."),
     objective: Objective = typer.Option(
         Objective.node, "--objective", rich_help_panel=TRAINING,
         help="node: classify nodes (needs LABELS); link: predict held-out edges from "
@@ -261,8 +267,13 @@ def train(
     if chosen not in (("val_acc", "val_loss") if node else ("val_auc", "val_loss")):
         raise usage_error(f"--monitor {chosen} does not apply to --objective "
                           f"{objective.value}")
-    if log is not None and Path(log).suffix.lower() not in LOG_FORMATS:
-        raise usage_error(f"--log {log}: use a .csv, .jsonl or .json file")
+    if log is not None and log != STDIO and Path(log).suffix.lower() not in LOG_FORMATS:
+        raise usage_error(f"--log {log}: use a .csv, .jsonl or .json file, or - for stdout")
+    to_stdout = [name for name, path in (("-o", output), ("--log", log),
+                                         ("--pyg-export", pyg_export)) if path == STDIO]
+    if len(to_stdout) > 1:
+        raise usage_error(f"{' and '.join(to_stdout)} are '-': only one output can go to "
+                          "stdout")
     train_options = TrainOptions(
         epochs=epochs,
         lr=defaults["lr"] if lr is None else lr,
@@ -278,9 +289,10 @@ def train(
         inputs = [p for p in (graph, features, labels, weights, config) if p]
         outputs = [p for p in (output, log, pyg_export) if p]
         for k, path in enumerate(outputs):
-            if path == STDIO:
-                raise GatError("cannot write to stdout; give a file name", "-")
             check_output_path(path, inputs, outputs[:k])
+        for path in (output, pyg_export):
+            if path:
+                check_weights_output(path)
         feats = read_features(features, allow_nonfinite=allow_nonfinite)
         index = NodeIndex.of(feats)
         sources, targets = read_graph(graph, index)
@@ -329,10 +341,10 @@ def train(
             if pyg_export:
                 save_pyg_state_dict(result.model, pyg_export)
         say(_summary(result, objective.value, patience), quiet)
-        say(f"wrote {output}", quiet)
+        say(f"wrote {_shown(output)}", quiet)
         if result.stop == "interrupted":
             raise fail(f"interrupted after {len(result.history)} epoch(s); wrote the best "
-                       f"weights so far to {output}", EXIT_INTERRUPTED)
+                       f"weights so far to {_shown(output)}", EXIT_INTERRUPTED)
 
 
 def predict(

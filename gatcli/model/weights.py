@@ -19,6 +19,7 @@ also reads PyTorch Geometric ``state_dict`` exports (see ``gatcli.model.pyg``).
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -216,9 +217,14 @@ def own_layout_arrays(model: Model) -> dict[str, np.ndarray]:
 
 def check_weights_output(path: str) -> None:
     """Refuse a weights output that is not named ``.npz`` (a file; stdout, a device or a
-    FIFO take any name), before any work."""
-    if path != STDIO and output_target(path).kind == "file" and not (
-            path.lower().endswith(".npz")):
+    FIFO take any name) or that is a terminal, before any work. The one rule of every
+    weights output: embed --save-weights, weights convert -o, train -o and --pyg-export."""
+    if path == STDIO:
+        if sys.stdout.isatty():
+            raise GatError("weights are a binary .npz archive: not written to a terminal; "
+                           "give a file name or pipe stdout into a program", path)
+        return
+    if output_target(path).kind == "file" and not path.lower().endswith(".npz"):
         raise GatError("weights are written as an .npz archive; name the file *.npz", path)
 
 
