@@ -334,3 +334,59 @@ def test_gzip_bomb_is_refused_within_a_fixed_memory_cap(tmp_path, kind, expected
                                  "OPENBLAS_NUM_THREADS": "1"})
     assert result.returncode == 1, result.stderr[-2000:]
     assert expected in result.stdout
+
+
+# -- stdin and files: the same values (a reported difference in the karate output) ----------
+
+#: decimals whose float32 differs when rounded directly from the text rather than through
+#: the float64 (double rounding): 1 + 2**-24 + a little is above float32's midpoint, but its
+#: float64 is the midpoint itself, which rounds to even (1.0)
+DOUBLE_ROUNDING = ["1.0000000596046448", "0.48484848484848486", "0.3333333333333333",
+                   "1.00000005960464477539062500001"]
+
+
+def read_stdin_features(monkeypatch, data: bytes, **options):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    return read_features("-", **options)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "polars", "auto"])
+@pytest.mark.parametrize("packed", [False, True])
+def test_stdin_gives_the_files_float64_values(tmp_path, monkeypatch, engine, packed):
+    if engine == "polars":
+        pytest.importorskip("polars")
+    monkeypatch.setenv("GAT_IO_ENGINE", engine)
+    cells = AWKWARD + DOUBLE_ROUNDING
+    rows = [cells[k:k + 3] for k in range(0, len(cells) - 2, 3)]
+    text = "id,a,b,c\n" + "".join(f"n{k}," + ",".join(r) + "\n" for k, r in enumerate(rows))
+    data = gzip.compress(text.encode()) if packed else text.encode()
+    from_file = read_features(write(tmp_path, "f.csv.gz" if packed else "f.csv", data))
+    from_stdin = read_stdin_features(monkeypatch, data)
+    expected = np.array([[float(c) for c in r] for r in rows])
+    for feats in (from_file, from_stdin):
+        assert feats.values.dtype == np.float64
+        assert same_bits(feats.values, expected)
+        assert feats.ids.tolist() == [f"n{k}" for k in range(len(rows))]
+    # the float32 run rounds that float64: 1.0000000596046448 -> 1.0, not 1.0000001
+    where = cells.index("1.0000000596046448")
+    assert np.float32(from_stdin.values[where // 3, where % 3]) == np.float32(1.0)
+
+
+def test_karate_from_stdin_prints_the_files_bytes(tmp_path):
+    """`gat embed edges.csv -` with the features on stdin, or the graph on stdin, prints
+    exactly what the same files give (every engine, float32 and float64)."""
+    karate = Path(__file__).resolve().parents[1] / "examples" / "graphs" / "karate"
+    edges, features = str(karate / "edges.csv"), str(karate / "features.csv")
+    for engine in ("numpy", "polars", "auto"):
+        for dtype in ("float32", "float64"):
+            env = {**__import__("os").environ, "GAT_IO_ENGINE": engine}
+            options = ["--dtype", dtype, "-q"]
+            files = run_gat("embed", edges, features, *options, stdin=b"", env=env)
+            piped = run_gat("embed", edges, "-", *options,
+                            stdin=(karate / "features.csv").read_bytes(), env=env)
+            graph_piped = run_gat("embed", "-", features, *options,
+                                  stdin=(karate / "edges.csv").read_bytes(), env=env)
+            assert files.returncode == 0, files.stderr
+            assert piped.stdout == files.stdout == graph_piped.stdout, (engine, dtype)
