@@ -241,6 +241,17 @@ class GatCommand(TyperCommand):
         return self.short_help or _first_sentence(_help_of(self))
 
 
+class Interrupted(Exception):
+    """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP as :class:`~gatcli.cli.signals.
+    Terminated`) that arrived outside a command's own handling (while typer parses options or
+    loads the subcommand's module), carried past typer's main, which would turn it into a
+    silent exit 130."""
+
+    def __init__(self, interrupt: KeyboardInterrupt) -> None:
+        super().__init__(interrupt)
+        self.interrupt = interrupt
+
+
 class GatGroup(TyperGroup):
     """A ``gat`` command group (the root ``gat`` and ``gat weights``): plain-text help, and
     as the root, the one place that turns parse errors into one line and exit code 2."""
@@ -259,6 +270,18 @@ class GatGroup(TyperGroup):
 
     def get_short_help_str(self, limit: int = 150) -> str:
         return self.short_help or _first_sentence(_help_of(self))
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(exc) from None
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            raise Interrupted(exc) from None
 
     def command_summaries(self, ctx: click.Context) -> list[tuple[str, str]]:
         """(name, one-line help) of every visible subcommand."""
@@ -285,10 +308,11 @@ class GatGroup(TyperGroup):
             except Abort:
                 error_line("aborted")
                 return EXIT_FAILURE
-            except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM, SIGHUP (gatcli.cli.signals)
+            except (KeyboardInterrupt, Interrupted) as exc:  # Ctrl-C, SIGTERM, SIGHUP
+                interrupt = exc.interrupt if isinstance(exc, Interrupted) else exc
                 remove_temporaries()
-                error_line(interrupted_message(exc))
-                return exit_code_of(exc)
+                error_line(interrupted_message(interrupt))
+                return exit_code_of(interrupt)
             return result if isinstance(result, int) else 0
 
         code = run_guarded(run)
