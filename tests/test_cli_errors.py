@@ -154,7 +154,9 @@ def test_signal_while_writing_exits_128_plus_n_and_leaves_no_temporary(
         # the numpy writer: polars writes these rows too fast to be interrupted reliably
         process = subprocess.Popen([GAT, "embed", "e.csv", "x.npy", "-o", "out.csv"],
                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   env={**os.environ, "GAT_IO_ENGINE": "numpy"})
+                                   env={**os.environ, "GAT_IO_ENGINE": "numpy"},
+                                   # under nohup SIGHUP is ignored, and gat keeps it ignored
+                                   preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while not list(tmp_path.glob(".gat-*.tmp")):
             assert process.poll() is None, "the run ended before its output was being written"
