@@ -52,6 +52,19 @@ def test_softmax_shows_the_correct_rows_and_the_tutorials_marked():
     assert "Step 6/9" in out and "Step 7/9" not in out
 
 
+def test_the_gatv2_hint_runs_and_shows_what_it_promises():
+    """The static-attention note names a command: it runs a GATv2 layer of 1 head and 2
+    features on the tutorial's graph, where rows 2 and 3 of the attention differ."""
+    note = " ".join(explain("--step", "softmax").stdout.split())
+    hint = re.search(r"gat explain ((?:--[a-z-]+ [a-z0-9]+ ?)+)", note)
+    assert hint is not None, note
+    out = explain(*hint.group(1).split()).stdout
+    assert "GATv2, 1 head(s) x 2 features" in " ".join(out.split())
+    rows = {int(nums[0]): nums[1:] for nums, _ in number_rows(out) if len(nums) == 5}
+    assert sorted(rows) == [0, 1, 2, 3]
+    assert not np.allclose(rows[2][0::2], rows[3][0::2], atol=1e-3)  # the in-neighbours 0, 2
+
+
 def test_aggregate_shows_the_correct_output_next_to_the_tutorials_h():
     out = explain("--step", "aggregate").stdout
     correct = [[-0.27394605, 0.50910315], [0.60603182, 0.43037698],

@@ -141,7 +141,7 @@ def test_equal_rows_are_called_equal_only_as_far_as_they_are() -> None:
 
 # -- help pages -------------------------------------------------------------------------------
 
-HELP_PAGES = [[], ["embed"], ["explain"], ["weights"], ["weights", "show"],
+HELP_PAGES = [[], ["embed"], ["explain"], ["train"], ["predict"], ["weights"], ["weights", "show"],
               ["weights", "convert"], ["docs"]]
 
 

@@ -395,3 +395,24 @@ def predict(
             out.write(text.getvalue().encode())
         if output != STDIO:
             say(f"wrote {len(labels)} predicted labels to {output}", quiet)
+
+
+EXAMPLES = {
+    "train": [
+        ("a classifier of the karate club's two factions (a split drawn per class, --seed)",
+         "gat train examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "examples/graphs/karate/labels.csv -o karate.npz"),
+        ("with a per-epoch log and a PyTorch Geometric export",
+         "gat train examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "examples/graphs/karate/labels.csv -o karate.npz --log log.csv --pyg-export pyg.npz"),
+        ("an embedding model without labels (link prediction)",
+         "gat train examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "--objective link -o link.npz"),
+    ],
+    "predict": [
+        ("train a classifier, then the class of every node, id,label on stdout",
+         "gat train examples/graphs/karate/edges.csv examples/graphs/karate/features.csv "
+         "examples/graphs/karate/labels.csv -o karate.npz -q && gat predict "
+         "examples/graphs/karate/edges.csv examples/graphs/karate/features.csv -w karate.npz"),
+    ],
+}
