@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,9 +45,12 @@ EDGES, FEATURES, LABELS = (str(DATA / n) for n in ("edges.csv.gz", "features_spa
 
 # -- the PyG side (run as a child process: python train_cora.py --child-pyg SEED) ----------
 
-def pyg_child(seed: int) -> dict:
+def pyg_child(seed: int, threads: int | None, max_epochs: int = 1000) -> dict:
     import numpy as np
     import torch
+
+    if threads:
+        torch.set_num_threads(threads)
     import torch.nn.functional as F
     from torch_geometric.nn import GATConv
 
@@ -82,7 +86,7 @@ def pyg_child(seed: int) -> dict:
     model = Net()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005, weight_decay=5e-4)
     best_loss, best_acc, waited, kept, best_state, epochs = float("inf"), -1.0, 0, None, None, 0
-    for epoch in range(1, 1001):
+    for epoch in range(1, max_epochs + 1):
         model.train()
         optimizer.zero_grad()
         out = model(x)
@@ -116,29 +120,42 @@ def pyg_child(seed: int) -> dict:
 
 # -- the harness -------------------------------------------------------------------------
 
-def run_gat(seed: int, workdir: Path, gat: str) -> dict:
-    log = workdir / f"log-{seed}.jsonl"
+def timed(command: list[str]) -> tuple[subprocess.CompletedProcess, dict]:
+    """Run ``command`` to the end: (the process, {wall, cpu (user + system seconds of the
+    child), load_before, load_after (1-minute load averages)})."""
+    load_before = os.getloadavg()[0]
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([gat, "train", EDGES, FEATURES, LABELS, "-o",
-                           str(workdir / f"gat-{seed}.npz"), "--seed", str(seed), "--log",
-                           str(log)], capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=7200)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
+    return proc, {"wall": wall, "cpu": cpu, "load_before": load_before,
+                  "load_after": os.getloadavg()[0]}
+
+
+def run_gat(seed: int, workdir: Path, gat: str, max_epochs: int = 1000) -> dict:
+    log = workdir / f"log-{seed}.jsonl"
+    proc, times = timed([gat, "train", EDGES, FEATURES, LABELS, "-o",
+                         str(workdir / f"gat-{seed}.npz"), "--seed", str(seed), "--log",
+                         str(log), "--epochs", str(max_epochs)])
     if proc.returncode != 0:
         raise SystemExit(f"gat train failed: {proc.stderr}")
     test = float(re.search(r"test accuracy ([0-9.]+)", proc.stderr).group(1))
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    return {"test_acc": test, "epochs": len(records), "wall": wall,
+    return {"test_acc": test, "epochs": len(records), **times,
             "train_seconds": sum(r["seconds"] for r in records)}
 
 
-def run_pyg(seed: int) -> dict:
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, __file__, "--child-pyg", str(seed)],
-                          capture_output=True, text=True, timeout=3600)
-    wall = time.perf_counter() - start
+def run_pyg(seed: int, threads: int | None, max_epochs: int = 1000) -> dict:
+    command = [sys.executable, __file__, "--child-pyg", str(seed), "--max-epochs",
+               str(max_epochs)]
+    if threads:
+        command += ["--pyg-threads", str(threads)]
+    proc, times = timed(command)
     if proc.returncode != 0:
         raise SystemExit(f"PyG run failed: {proc.stderr[-2000:]}")
-    return {**json.loads(proc.stdout.strip().splitlines()[-1]), "wall": wall}
+    return {**json.loads(proc.stdout.strip().splitlines()[-1]), **times}
 
 
 def summary(rows: list[dict], key: str) -> str:
@@ -149,21 +166,25 @@ def summary(rows: list[dict], key: str) -> str:
             f"min {min(values):.4f} max {max(values):.4f} median {statistics.median(values):.4f}")
 
 
-def node_benchmark(seeds: int, pyg: bool) -> dict:
+def node_benchmark(seeds: list[int], pyg: bool, threads: int | None,
+                   max_epochs: int = 1000) -> dict:
+    """Per seed one gat and one PyG run, in alternating order (gat first on even seeds)."""
     gat = shutil.which("gat")
     if gat is None:
         raise SystemExit("the gat console script is not installed")
     results: dict[str, list[dict]] = {"gat": [], "pyg": []}
     loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(seeds):
-            results["gat"].append({"seed": seed, **run_gat(seed, Path(tmp), gat)})
-            print("gat", results["gat"][-1], flush=True)
-            if pyg:
-                results["pyg"].append({"seed": seed, **run_pyg(seed)})
-                print("pyg", results["pyg"][-1], flush=True)
+        for seed in seeds:
+            sides = ["gat", "pyg"] if pyg else ["gat"]
+            for side in sides if seed % 2 == 0 else sides[::-1]:
+                row = (run_gat(seed, Path(tmp), gat, max_epochs) if side == "gat"
+                       else run_pyg(seed, threads, max_epochs))
+                results[side].append({"seed": seed, "at": time.strftime("%H:%M:%S"), **row})
+                print(side, results[side][-1], flush=True)
             loads.append(os.getloadavg()[0])
-    return {"results": results, "load_1min": loads}
+    return {"results": results, "load_1min": loads, "pyg_threads": threads,
+            "max_epochs": max_epochs}
 
 
 def link_benchmark(seeds: int) -> dict:
@@ -213,6 +234,11 @@ def link_benchmark(seeds: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--max-epochs", type=int, default=1000,
+                        help="epoch limit of both sides (a short run times epochs only)")
+    parser.add_argument("--pyg-threads", type=int, default=None,
+                        help="torch.set_num_threads for the PyG runs (default: torch's own)")
     parser.add_argument("--no-pyg", action="store_true", help="only gat")
     parser.add_argument("--link", action="store_true", help="the link objective instead")
     parser.add_argument("--json", help="write the raw results here")
@@ -220,7 +246,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.child_pyg is not None:
         sys.path.insert(0, str(HERE.parent))
-        print(json.dumps(pyg_child(args.child_pyg)))
+        print(json.dumps(pyg_child(args.child_pyg, args.pyg_threads, args.max_epochs)))
         return
     if args.link:
         report = link_benchmark(args.seeds)
@@ -229,9 +255,10 @@ def main() -> None:
             print(f"{key}: {summary(rows, key)}")
         print(f"probe on raw features: {report['probe_raw_features']:.4f}")
     else:
-        report = node_benchmark(args.seeds, not args.no_pyg)
+        seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+        report = node_benchmark(seeds, not args.no_pyg, args.pyg_threads, args.max_epochs)
         for name, rows in report["results"].items():
-            for key in ("test_acc", "epochs", "wall", "train_seconds"):
+            for key in ("test_acc", "epochs", "wall", "cpu", "train_seconds"):
                 if rows:
                     print(f"{name} {key}: {summary(rows, key)}")
         print(f"load average (1 min) during the runs: {report['load_1min']}")
