@@ -30,6 +30,12 @@ whose sums over each target go to the target side and over each source to the me
 
 Sums over a target's in-edges and scatters to sources are products of the CSR with
 sparse selectors (:class:`EdgeSums`), the same CSR the forward ran on.
+
+Memory: the per-edge work on (E, H, F') values (the gathered ``g_agg`` and messages, and
+GATv2's ``g_P``) runs on groups of heads whose (E, h, F') temporaries stay under
+``EDGE_VALUES`` elements (all heads at once on small graphs; one head at a time, (E, F'),
+on large ones); what stays is (E, H) or (N, ...). GATv2's tape itself keeps the
+(E, H, F') logits ``P``.
 """
 
 from __future__ import annotations
@@ -45,6 +51,17 @@ from gatcli.model.spec import Layer, Model
 from gatcli.train.tape import LayerTape
 
 Array = np.ndarray
+
+#: most elements of one per-edge temporary (E, h, F') of the backward: heads are taken in
+#: groups under it (at least one head per group); 2^22 float32 = 16 MiB
+EDGE_VALUES = 1 << 22
+
+
+def head_groups(edges: int, heads: int, width: int) -> list[slice]:
+    """Slices of the heads, as many per group as keep edges x group x width under
+    ``EDGE_VALUES`` (at least one)."""
+    size = max(1, min(heads, EDGE_VALUES // max(1, edges * width)))
+    return [slice(h, min(heads, h + size)) for h in range(0, heads, size)]
 
 
 @dataclass
@@ -149,11 +166,16 @@ def layer_backward(layer: Layer, tape: LayerTape, sums: EdgeSums, grad_out: Arra
     else:
         g_agg = np.broadcast_to((g_pre / dtype.type(heads))[:, None, :], (n, heads, width))
 
-    g_agg_e = np.take(g_agg, sums.targets, axis=0)                      # (E, H, F')
     weight_e = tape.alpha if tape.edge_scale is None else tape.alpha * tape.edge_scale
-    d_messages = sums.to_sources(g_agg_e * weight_e[:, :, None])         # (N, H, F')
-    g_alpha = np.einsum("ehf,ehf->eh", g_agg_e, np.take(tape.messages, sums.sources, axis=0))
-    del g_agg_e
+    d_messages = np.empty((n, heads, width), dtype=dtype)                # (N, H, F')
+    g_alpha = np.empty((tape.alpha.shape[0], heads), dtype=dtype)        # (E, H)
+    groups = head_groups(tape.alpha.shape[0], heads, width)
+    for h in groups:  # (E, h, F') temporaries
+        g_agg_e = np.take(g_agg[:, h], sums.targets, axis=0)             # (E, h, F')
+        d_messages[:, h] = sums.to_sources(g_agg_e * weight_e[:, h, None])
+        g_alpha[:, h] = np.einsum("ehf,ehf->eh", g_agg_e,
+                                  np.take(tape.messages[:, h], sums.sources, axis=0))
+        del g_agg_e
     if tape.edge_scale is not None:
         g_alpha *= tape.edge_scale
     row = sums.to_targets(tape.alpha * g_alpha)                          # (N, H)
@@ -174,12 +196,17 @@ def layer_backward(layer: Layer, tape: LayerTape, sums: EdgeSums, grad_out: Arra
             dx = dx_lin if dx is None else dx + dx_lin
     else:
         att = p["att"][0]                                                # (H, F')
-        grads["att"] = np.einsum("eh,ehf->hf", g_logit,
-                                 leaky_relu(tape.pre, slope))[None]
-        g_pairs = (g_logit[:, :, None] * att) * _leaky_grad(tape.pre, slope)  # (E, H, F')
-        d_target = sums.to_targets(g_pairs)                              # (N, H, F')
-        d_messages += sums.to_sources(g_pairs)
-        del g_pairs
+        grads["att"] = np.empty((1, heads, width), dtype=dtype)
+        d_target = np.empty((n, heads, width), dtype=dtype)              # (N, H, F')
+        for h in groups:  # (E, h, F') temporaries
+            pre_h = tape.pre[:, h]
+            grads["att"][0, h] = np.einsum("eh,ehf->hf", g_logit[:, h],
+                                           leaky_relu(pre_h, slope))
+            g_pairs = _leaky_grad(pre_h, slope)                          # (E, h, F')
+            g_pairs *= g_logit[:, h, None] * att[h]
+            d_target[:, h] = sums.to_targets(g_pairs)
+            d_messages[:, h] += sums.to_sources(g_pairs)
+            del g_pairs
         left = d_messages.reshape(n, heads * width)
         right = d_target.reshape(n, heads * width)
         if spec.share_weights:
