@@ -108,7 +108,7 @@ def embed(graph: str = "edges.csv", features: str = "features.csv", *extra: str)
 
 def train(labels: str = "labels.csv", graph: str = "edges.csv",
           features: str = "features.csv", *extra: str) -> list[str]:
-    return ["train", graph, features, labels, "-o", "out.csv", "--epochs", "2", *extra]
+    return ["train", graph, features, labels, "-o", "model.npz", "--epochs", "2", *extra]
 
 
 def _binary_garbage() -> bytes:
@@ -117,6 +117,39 @@ def _binary_garbage() -> bytes:
 
 def _mkdir(name: str) -> Callable[[Path], None]:
     return lambda root: (root / name).mkdir()
+
+
+def _alias_bomb(levels: int = 9, width: int = 9) -> bytes:
+    """A few hundred bytes of YAML whose aliases expand to width**levels values."""
+    lines = ["a0: &a0 [" + ", ".join(["x"] * width) + "]"]
+    for k in range(1, levels):
+        lines.append(f"a{k}: &a{k} [" + ", ".join([f"*a{k - 1}"] * width) + "]")
+    return ("\n".join(lines) + f"\nlayers: *a{levels - 1}\n").encode()
+
+
+def _socket(name: str) -> Callable[[Path], None]:
+    def make(root: Path) -> None:
+        import socket
+
+        cwd = os.getcwd()
+        os.chdir(root)  # a short relative name: socket paths are limited to ~100 bytes
+        try:
+            socket.socket(socket.AF_UNIX).bind(name)
+        finally:
+            os.chdir(cwd)
+    return make
+
+
+def _out_through_symlink(root: Path) -> None:
+    """out.csv becomes a link to store/out.csv (holding the previous output)."""
+    (root / "store").mkdir()
+    (root / "out.csv").rename(root / "store" / "out.csv")
+    (root / "out.csv").symlink_to(Path("store") / "out.csv")
+
+
+BIG = str(10**20)
+#: messages about sizes name the memory available: the same amount on every machine
+SIXTEEN_GB = "memory:16G"
 
 
 def _mtx(header: str, body: str) -> bytes:
@@ -343,6 +376,45 @@ CASES: list[Case] = [
     Case("Config", "missing out_dim", embed("edges.csv", "features.csv", "-c", "m.yaml"),
          r"m\.yaml: layers\[0\]: missing key 'out_dim'",
          files={"m.yaml": b"layers:\n  - {heads: 2}\n"}),
+    Case("Config", "alias bomb (billion laughs, ~500 bytes)",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml:\d+: the YAML holds more than 10000 values once its aliases are expanded",
+         files={"m.yaml": _alias_bomb()}),
+    Case("Config", "aliases of a mapping expanding past the budget",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml:\d+: the YAML holds more than 10000 values",
+         files={"m.yaml": b"l: &l {out_dim: 2, heads: 1}\nm: &m [" + b", ".join([b"*l"] * 100)
+                + b"]\nn: &n [" + b", ".join([b"*m"] * 100) + b"]\nlayers: *n\n"}),
+    Case("Config", "recursive alias", embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml:1: a YAML alias refers to the collection it is part of",
+         files={"m.yaml": b"layers: &r [*r]\n"}),
+    Case("Config", "nested 5000 levels deep (flow)",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml:1: YAML nested more than 32 levels deep",
+         files={"m.yaml": b"layers: " + b"[" * 5000 + b"]" * 5000 + b"\n"}),
+    Case("Config", "nested 400 levels deep (block)",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml:\d+: YAML nested more than 32 levels deep",
+         files={"m.yaml": b"layers:\n" + b"".join(b"  " * k + b"- \n" for k in range(1, 400))}),
+    Case("Config", "out_dim of 10**20 (16 GB of memory, simulated)",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"the model is too large: layer 0 is 4 x 100000000000000000000 \(heads x features per "
+         r"head\) on 3 inputs \(m\.yaml: layers\[0\]\).* of memory available",
+         simulate=SIXTEEN_GB,
+         files={"m.yaml": f"layers:\n  - {{out_dim: {BIG}, heads: 4}}\n".encode()}),
+    Case("Config", "heads of 10**20 in a later layer (16 GB of memory, simulated)",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"the model is too large: layer 1 is 100000000000000000000 x 2 .*\(m\.yaml: "
+         r"layers\[1\]\)", simulate=SIXTEEN_GB,
+         files={"m.yaml": f"layers:\n  - {{out_dim: 2}}\n  - {{out_dim: 2, heads: {BIG}}}\n"
+                .encode()}),
+    Case("Config", "negative_slope .nan", embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml: layers\[0\]: negative_slope: got nan, expected a finite number",
+         files={"m.yaml": b"layers:\n  - {out_dim: 2, negative_slope: .nan}\n"}),
+    Case("Config", "a 100 kB value is cut in the message",
+         embed("edges.csv", "features.csv", "-c", "m.yaml"),
+         r"m\.yaml: layers\[0\]: activation: got 'ggg+\.\.\., expected one of",
+         files={"m.yaml": b"layers:\n  - {out_dim: 2, activation: " + b"g" * 100_000 + b"}\n"}),
     # -- outputs ----------------------------------------------------------------------------
     Case("Outputs", "output directory does not exist",
          ["embed", "edges.csv", "features.csv", "-o", "nowhere/out.csv"],
@@ -362,6 +434,32 @@ CASES: list[Case] = [
          r"out\.csv: could not write: No space left on device", simulate="disk-full"),
     Case("Outputs", "Ctrl-C while writing (simulated)", embed(), r"interrupted", code=130,
          simulate="interrupt"),
+    Case("Outputs", "empty output name", ["embed", "edges.csv", "features.csv", "-o", ""],
+         r"^gat: error: the output file name is empty; give a file name or - for stdout$"),
+    Case("Outputs", "empty --save-weights name", embed("edges.csv", "features.csv",
+                                                       "--save-weights", ""),
+         r"^gat: error: the output file name is empty"),
+    Case("Outputs", "empty --attention name", embed("edges.csv", "features.csv",
+                                                    "--attention", ""),
+         r"^gat: error: the output file name is empty"),
+    Case("Outputs", "output is a socket", ["embed", "edges.csv", "features.csv", "-o", "s.csv"],
+         r"s\.csv: is a socket; refusing to write to it \(gat writes regular files, character "
+         r"devices \(e\.g\. /dev/null\) and FIFOs\)", setup=_socket("s.csv")),
+    Case("Outputs", "--save-weights onto a socket",
+         embed("edges.csv", "features.csv", "--save-weights", "w.sock"),
+         r"w\.sock: is a socket; refusing", setup=_socket("w.sock")),
+    Case("Outputs", "a part of the output path is a file",
+         ["embed", "edges.csv", "features.csv", "-o", "features.csv/out.csv"],
+         r"features\.csv/out\.csv: a part of the output path is a file, not a directory"),
+    Case("Outputs", "weights convert -o into a directory that does not exist",
+         ["weights", "convert", "weights.npz", "-o", "nowhere/w.npz"],
+         r"nowhere/w\.npz: output directory 'nowhere' does not exist"),
+    Case("Outputs", "output through a symlink (accepted: its target is replaced, the link "
+         "stays)", embed("edges.csv", "features.csv", "-q"), "", code=0,
+         setup=_out_through_symlink),
+    Case("Outputs", "a 250-character --save-weights name (accepted)",
+         embed("edges.csv", "features.csv", "-q", "--save-weights", "w" * 246 + ".npz"), "",
+         code=0),
     Case("Outputs", "unknown output extension",
          ["embed", "edges.csv", "features.csv", "-o", "out.xlsx"],
          r"out\.xlsx: unknown embeddings extension; use \.csv, \.tsv, \.jsonl"),
@@ -385,6 +483,26 @@ CASES: list[Case] = [
          files={"spaced.csv": FEATURES.replace(b"\na,", b"\na b,"),
                 "spaced_edges.csv": EDGES.replace(b"\na,", b"\na b,").replace(
                     b",a\n", b",a b\n")}),
+    # -- sizes (issue 11: refused before allocation, naming what and where from) ------------
+    Case("Sizes", "--hidden 10**20 (16 GB of memory, simulated)",
+         embed("edges.csv", "features.csv", "--hidden", BIG),
+         r"the model is too large: layer 0 is 8 x 100000000000000000000 \(heads x features "
+         r"per head\) on 3 inputs \(--heads 8 x --hidden 100000000000000000000\)",
+         simulate=SIXTEEN_GB),
+    Case("Sizes", "--heads 10**20 (16 GB of memory, simulated)",
+         embed("edges.csv", "features.csv", "--heads", BIG),
+         r"layer 0 is 100000000000000000000 x 8 .*\(--heads 100000000000000000000 x --hidden 8\)",
+         simulate=SIXTEEN_GB),
+    Case("Sizes", "--out-dim 10**12 (16 GB of memory, simulated)",
+         embed("edges.csv", "features.csv", "--out-dim", str(10**12)),
+         r"layer 1 is 1 x 1000000000000 .*\(--out-heads 1 x --out-dim 1000000000000\)",
+         simulate=SIXTEEN_GB),
+    Case("Sizes", "--heads 100000 --hidden 100000 (explain; 16 GB of memory, simulated)",
+         ["explain", "edges.csv", "features.csv", "--heads", "100000", "--hidden", "100000"],
+         r"the model is too large: .*\(--heads 100000 x --hidden 100000\).* TB",
+         simulate=SIXTEEN_GB),
+    Case("Sizes", "--layers 10**20", embed("edges.csv", "features.csv", "--layers", BIG),
+         r"--layers 100000000000000000000: 100000000000000000000 layers is too many"),
     # -- numbers ----------------------------------------------------------------------------
     Case("Numbers", "features of magnitude 1e30 (accepted: finite attention)",
          embed("edges.csv", "huge.csv", "-q", "--attention", "att.csv"), "", code=0,
@@ -436,6 +554,17 @@ CASES: list[Case] = [
     Case("Usage", "--attention - with embeddings on stdout",
          ["embed", "edges.csv", "features.csv", "--attention", "-"],
          r"--attention - needs the embeddings in a file", code=2),
+    Case("Usage", "--negative-slope nan", embed("edges.csv", "features.csv",
+                                                "--negative-slope", "nan"),
+         r"--negative-slope nan: expected a finite number", code=2),
+    Case("Usage", "--negative-slope inf (explain)",
+         ["explain", "edges.csv", "features.csv", "--negative-slope", "inf"],
+         r"--negative-slope inf: expected a finite number", code=2),
+    Case("Usage", "--negative-slope -inf (weights show)",
+         ["weights", "show", "weights.npz", "--negative-slope", "-inf"],
+         r"--negative-slope -inf: expected a finite number", code=2),
+    Case("Usage", "--seed -1", embed("edges.csv", "features.csv", "--seed", "-1"),
+         r"--seed -1: expected an integer >= 0", code=2),
     Case("Usage", "both inputs from stdin", ["embed", "-", "-"],
          r"only one of GRAPH and FEATURES can be read from stdin", code=2),
     Case("Usage", "--nodes and features both from stdin",
@@ -557,6 +686,12 @@ def simulate(kind: str, patch: Callable[[object, str, object], None] = setattr) 
                  else KeyboardInterrupt())
         real_open = atomic._open_temp
         patch(atomic, "_open_temp", lambda fd: FailingFile(real_open(fd), 40, error))
+    elif kind.startswith("memory:"):
+        # a fixed amount of memory, so that messages naming it are the same on every machine
+        import gatcli.model.limits as limits
+
+        gigabytes = float(kind.split(":", 1)[1].removesuffix("G"))
+        patch(limits, "available_memory", lambda: int(gigabytes * 1e9))
     elif kind == "no-polars":
         import gatcli.io.fast as fast
 

@@ -54,7 +54,16 @@ WEIGHTS = typer.Option(
 CONFIG = typer.Option(
     None, "--config", "-c", rich_help_panel=MODEL, show_default=False,
     help="YAML model: a list of layers (see 'gat docs formats').")
-SEED = typer.Option(0, "--seed", min=0, rich_help_panel=MODEL,
+
+
+def _check_seed(value: int) -> int:
+    """--seed: numpy's default_rng takes integers >= 0 (any size)."""
+    if value is not None and value < 0:
+        raise usage_error(f"--seed {value}: expected an integer >= 0")
+    return value
+
+
+SEED = typer.Option(0, "--seed", callback=_check_seed, rich_help_panel=MODEL,
                     help="Seed of the Glorot-uniform initial weights (an integer >= 0).")
 LAYERS = typer.Option(None, "--layers", min=1, rich_help_panel=MODEL,
                       help="Number of layers.  [default: 2]", show_default=False)
