@@ -4,9 +4,11 @@
 - gat's reader with the numpy engine (``GAT_IO_ENGINE=numpy``: streamed blocks, loadtxt),
 - gat's reader with polars (``GAT_IO_ENGINE=polars``),
 
-each run in a fresh subprocess (wall time of the read and the process's peak RSS), median
-of ``--repeats``. The whole-command measurement lives in benchmarks/run.py; ``read_case``
-can be called from that harness so both run in one harness run.
+each run in a fresh subprocess (wall time of the read, including importing gatcli and, for
+the polars engine, polars; and the process's peak RSS), median of ``--repeats`` rounds that
+run every variant once, in turn (so a load change on a shared machine hits all alike). The
+whole-command measurement lives in benchmarks/io_write.py and benchmarks/run.py;
+``read_case`` can be called from such a harness so both run in one harness run.
 
     python benchmarks/read_tables.py --cases 1e6 --repeats 3
 """
@@ -69,13 +71,19 @@ def read_case(folder: Path, repeats: int) -> dict:
     """Median seconds and peak MB of every variant on ``folder``'s CSV inputs."""
     features, edges = folder / "features.csv", folder / "edges.csv"
     nodes = sum(1 for _ in open(features, "rb")) - 1
+    runs: dict[str, list[tuple[float, float]]] = {variant: [] for variant in VARIANTS}
+    load = [os.getloadavg()[0]]
+    for _ in range(repeats):  # interleaved: every variant once a round, in turn
+        for variant in VARIANTS:
+            path = features if variant.startswith("features") else edges
+            runs[variant].append(run_variant(variant, path, nodes))
+    load.append(os.getloadavg()[0])
     results = {}
-    for variant in VARIANTS:
+    for variant, found in runs.items():
         path = features if variant.startswith("features") else edges
-        runs = [run_variant(variant, path, nodes) for _ in range(repeats)]
-        results[variant] = {"median_s": statistics.median(r[0] for r in runs),
-                            "peak_mb": max(r[1] for r in runs),
-                            "mb": path.stat().st_size / 1e6}
+        results[variant] = {"median_s": statistics.median(r[0] for r in found),
+                            "peak_mb": max(r[1] for r in found),
+                            "mb": path.stat().st_size / 1e6, "load": load}
     return results
 
 
@@ -88,8 +96,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()[0]:.2f}  "
           f"repeats {args.repeats}", flush=True)
-    print("| case | variant | file MB | median s | x vs loadtxt | peak RSS MB |")
-    print("|---|---|---|---|---|---|")
+    print("| case | variant | file MB | median s | x vs loadtxt | peak RSS MB | load |")
+    print("|---|---|---|---|---|---|---|")
     everything = {}
     for name in args.cases.split(","):
         folder = prepare(args.cache, name, csv=True)
@@ -98,7 +106,8 @@ def main() -> None:
         for variant, res in results.items():
             base = results[variant.split(":")[0] + ": numpy.loadtxt"]["median_s"]
             print(f"| {name} | {variant} | {res['mb']:.0f} | {res['median_s']:.3f} | "
-                  f"{base / res['median_s']:.2f} | {res['peak_mb']:.0f} |", flush=True)
+                  f"{base / res['median_s']:.2f} | {res['peak_mb']:.0f} | "
+                  f"{res['load'][0]:.1f}-{res['load'][1]:.1f} |", flush=True)
     print(f"# load at the end {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(everything, indent=1))

@@ -15,6 +15,13 @@ gat and PyG get the same graph, features and weights, and their outputs are comp
     /work/venvs/pyg/bin/python benchmarks/run.py   # ... with PyG in the same run
     python benchmarks/run.py --cases 1e6 --repeats 3 --no-command
     python benchmarks/run.py --cases cora,pubmed --small-repeats 51 --no-command
+    python benchmarks/run.py --cases 1e6 --no-pyg --before /tmp/gat-0421600 --no-command
+
+On a shared machine, ``--rounds R`` pairs the compared runs: each row runs R rounds of (gat,
+PyG[, gat before]) workers in turn, each worker timing its repeats; the times shown are the
+medians over all rounds, the speed-up the median of the rounds' ratios, so a load change
+hits both sides of each ratio alike. ``--before DIR`` adds the gat of another checkout (e.g.
+``git archive COMMIT | tar -x -C DIR``) as a third worker of every round (``gat before``).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ import scipy.sparse as sp  # noqa: E402
 
 from benchmarks.citation import cora, pubmed_like  # noqa: E402
 from benchmarks.powerlaw import BenchGraph, powerlaw_graph, write_inputs  # noqa: E402
+
+if os.environ.get("GAT_BENCH_CODE"):  # a worker of --before: that checkout's gatcli
+    sys.path.insert(0, os.environ["GAT_BENCH_CODE"])
 
 #: name -> (edges, nodes, features); power-law graphs have N = E / 10 and 128 features;
 #: cora is the real graph, pubmed a generated one of PubMed's shape (both with sparse
@@ -190,14 +200,27 @@ def worker(impl: str, folder: Path, model_name: str, repeats: int, out: Path | N
 
 
 def measure(python: str, impl: str, folder: Path, model_name: str, repeats: int,
-            out: Path, features: str = "dense") -> dict:
+            out: Path, features: str = "dense", code: Path | None = None) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", impl, "--folder", str(folder),
            "--model", model_name, "--repeats", str(repeats), "--save", str(out),
            "--x", features]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    env.pop("GAT_BENCH_CODE", None)
+    if code is not None:
+        env["GAT_BENCH_CODE"] = str(code)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RuntimeError(f"{impl} worker failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def pooled(runs: list[dict]) -> dict:
+    """One worker result from several rounds: the median over all their timed runs, the
+    largest peak."""
+    times = [t for r in runs for t in r["times"]]
+    return {**runs[-1], "median": statistics.median(times), "times": times,
+            "peak_mb": max(r["peak_mb"] for r in runs),
+            "round_medians": [r["median"] for r in runs]}
 
 
 # -- the whole command ----------------------------------------------------------------------
@@ -302,6 +325,10 @@ def main() -> None:
     parser.add_argument("--csv-cases", default="1e5,1e6",
                         help="cases whose whole command also runs from CSV inputs")
     parser.add_argument("--json", type=Path, help="also write all results here")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="rounds of (gat, PyG[, before]) workers per row, in turn")
+    parser.add_argument("--before", type=Path,
+                        help="another checkout's gat, run in the same rounds (gat before)")
     parser.add_argument("--worker", choices=("gat", "pyg"), help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -320,39 +347,63 @@ def main() -> None:
     models = [m for m in args.models.split(",") if m]
     kinds = [k for k in args.features.split(",") if k]
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()}  "
-          f"repeats {args.repeats} (small cases {args.small_repeats})  "
-          f"PyG {'yes' if with_pyg else 'no'}", flush=True)
+          f"repeats {args.repeats} (small cases {args.small_repeats})  rounds {args.rounds}  "
+          f"PyG {'yes' if with_pyg else 'no'}"
+          + (f"  before: {args.before}" if args.before else ""), flush=True)
     results: dict = {"forward": [], "command": [], "csv": []}
     scratch = Path(tempfile.mkdtemp(prefix="gat-bench-"))
     try:
+        before_cols = " gat before s | current / before |" if args.before else ""
         print("| case | X | E | N | F | model | gat s | PyG s | speed-up | gat peak MB | "
-              "PyG peak MB | memory ratio | max abs diff | floor s |", flush=True)
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+              "PyG peak MB | memory ratio | max abs diff | floor s |" + before_cols
+              + " load |", flush=True)
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+              + ("---|---|" if args.before else "") + "---|", flush=True)
         for name, model_name, features in [
                 (n, m, k) for n in cases for k in kinds for m in models
                 if k == "dense" or n in SPARSE_CASES]:
             folder = prepare(args.cache, name, csv=name in csv_cases)
             edges, nodes, feats = CASES[name]
             repeats = args.small_repeats if name in SMALL_CASES else args.repeats
-            row = {"case": name, "model": model_name, "features": features}
-            row["gat"] = measure(python, "gat", folder, model_name, repeats,
-                                 scratch / "gat.npy", features)
+            row = {"case": name, "model": model_name, "features": features,
+                   "load": [os.getloadavg()[0]]}
+            rounds: dict[str, list[dict]] = {"gat": [], "pyg": [], "before": []}
+            for _ in range(max(1, args.rounds)):
+                rounds["gat"].append(measure(python, "gat", folder, model_name, repeats,
+                                             scratch / "gat.npy", features))
+                if with_pyg:
+                    rounds["pyg"].append(measure(python, "pyg", folder, model_name, repeats,
+                                                 scratch / "pyg.npy"))
+                if args.before:
+                    rounds["before"].append(measure(python, "gat", folder, model_name,
+                                                    repeats, scratch / "before.npy",
+                                                    features, code=args.before))
+            row["load"].append(os.getloadavg()[0])
+            for impl, runs in rounds.items():
+                if runs:
+                    row[impl] = pooled(runs)
             if with_pyg:
-                row["pyg"] = measure(python, "pyg", folder, model_name, repeats,
-                                     scratch / "pyg.npy")
                 row["diff"] = float(np.abs(np.load(scratch / "gat.npy")
                                            - np.load(scratch / "pyg.npy")).max())
+                row["speedup"] = statistics.median(
+                    p["median"] / g["median"] for g, p in zip(rounds["gat"], rounds["pyg"]))
+            if args.before:
+                row["vs_before"] = statistics.median(
+                    g["median"] / b["median"] for g, b in zip(rounds["gat"], rounds["before"]))
             results["forward"].append(row)
             g = row["gat"]
             p = row.get("pyg")
             floor = FLOOR.get(name) if model_name == "layer" else None
             cells = [name, features, f"{edges:,}", f"{nodes:,}", str(feats), model_name,
                      f"{g['median']:.4f}", f"{p['median']:.4f}" if p else "-",
-                     f"{p['median'] / g['median']:.2f}x" if p else "-",
+                     f"{row['speedup']:.2f}x" if p else "-",
                      f"{g['peak_mb']:.0f}", f"{p['peak_mb']:.0f}" if p else "-",
                      f"{g['peak_mb'] / p['peak_mb']:.2f}" if p else "-",
                      f"{row['diff']:.1e}" if p else "-",
                      f"{floor} ({g['median'] / floor:.2f}x)" if floor else "-"]
+            if args.before:
+                cells += [f"{row['before']['median']:.4f}", f"{row['vs_before']:.2f}"]
+            cells.append(f"{row['load'][0]:.1f}-{row['load'][1]:.1f}")
             print("| " + " | ".join(cells) + " |", flush=True)
         if not args.no_command:
             print("\n| case | input | wall s (median) | peak RSS MB | phases (s) |", flush=True)

@@ -112,3 +112,21 @@ def test_engine_choice_by_size_and_same_results(tmp_path, monkeypatch: pytest.Mo
     assert feats.values.dtype == np.float64
     assert (sources.tolist(), targets.tolist()) == ([0, 1, 2], [1, 2, 0])
     assert out.getvalue() == (b"id,h0,h1\na,0.1,-0.002\nb,1e+30,3.0\nc,7.0,0.3\n")
+
+
+def test_polars_block_parsers_parse_clean_blocks_themselves() -> None:
+    """The polars engine must read a clean block itself: a failure sends the block to the
+    numpy engine silently (same values), so only this shows the polars path is alive (with
+    polars 2.x a removed read_csv keyword made every block fall back)."""
+    pl = pytest.importorskip("polars")
+    from gatcli.io import polars_tables
+
+    values, ids = polars_tables.features_block(pl, "a,0.1,-2e-3\nb,1e30,3\n", ",", 3, 0)
+    np.testing.assert_array_equal(values, [[0.1, -2e-3], [1e30, 3.0]])
+    assert ids == ["a", "b"]
+    values, ids = polars_tables.features_block(pl, "0.5\t7\n-0.0\t1E5\n", "\t", 2, None)
+    assert ids is None and values.tolist() == [[0.5, 7.0], [-0.0, 1e5]]
+    sources, targets = polars_tables.edges_block(pl, "0,1,w\n2,0,x\n", ",", 3, 0, 1, False)
+    assert (np.asarray(sources).tolist(), np.asarray(targets).tolist()) == ([0, 2], [1, 0])
+    sources, targets = polars_tables.edges_block(pl, "a,b\nb,a\n", ",", 2, 0, 1, True)
+    assert (list(sources), list(targets)) == (["a", "b"], ["b", "a"])

@@ -29,9 +29,12 @@ def usable_delimiter(delimiter: str | None) -> bool:
 
 
 def _read_block(pl: ModuleType, text: str, delimiter: str, schema: dict):
+    # (missing cells are nulls by default in polars 1.x and 2.x alike; 1.x's
+    # missing_utf8_is_empty_string keyword is gone in 2.x, where passing it raised a
+    # TypeError that sent every block to the numpy engine)
     frame = pl.read_csv(text.encode("utf-8"), has_header=False, separator=delimiter,
                         quote_char=QUOTE, schema=schema, comment_prefix=None,
-                        raise_if_empty=False, missing_utf8_is_empty_string=False)
+                        raise_if_empty=False)
     if frame.null_count().sum_horizontal().item():
         raise ValueError("null cells (blank lines or missing values)")
     return frame
