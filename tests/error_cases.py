@@ -15,8 +15,12 @@ import gzip
 import io
 import os
 import re
+import struct
 import subprocess
 import sys
+import threading
+import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,6 +152,129 @@ def _out_through_symlink(root: Path) -> None:
 
 
 BIG = str(10**20)
+
+
+# -- binary files: numpy headers, zip members, torch files, FIFOs ------------------------------
+
+
+def npy_header(shape: tuple, descr: str = "<f8", *, length: int | None = None) -> bytes:
+    """An .npy (version 1.0) header claiming ``shape`` of ``descr``, without data;
+    ``length`` overrides the header length field (a damaged one)."""
+    text = f"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape!r}, }}"
+    text += " " * (-(10 + len(text) + 1) % 64) + "\n"
+    return (b"\x93NUMPY\x01\x00" + struct.pack("<H", length if length is not None
+                                               else len(text)) + text.encode("latin-1"))
+
+
+def zip_of(members: dict[str, bytes], encrypted: tuple[str, ...] = ()) -> bytes:
+    """A zip archive of raw members (stored); those in ``encrypted`` flagged as encrypted
+    (as ``zip -e`` marks them; a reader must refuse them before reading)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    data = bytearray(buffer.getvalue())
+    with zipfile.ZipFile(io.BytesIO(bytes(data))) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+    for name in encrypted:
+        local = infos[name].header_offset
+        data[local + 6] |= 1
+        central = data.index(b"PK\x01\x02")
+        while bytes(data[central + 46:central + 46 + len(name) + 1]) != name.encode() + b"P":
+            central = data.index(b"PK\x01\x02", central + 1)
+        data[central + 8] |= 1
+    return bytes(data)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def npz_with(arrays: dict[str, np.ndarray], raw: dict[str, bytes]) -> bytes:
+    """An .npz of ``arrays`` plus raw members (name -> bytes, e.g. a damaged header)."""
+    return zip_of({**{f"{k}.npy": npy_bytes(v) for k, v in arrays.items()}, **raw})
+
+
+def save_npz_arrays() -> dict[str, np.ndarray]:
+    """The arrays scipy.sparse.save_npz writes for a 4 x 4 identity (csr)."""
+    return {"format": np.array(b"csr"), "shape": np.array([4, 4]), "data": np.ones(4),
+            "indices": np.arange(4), "indptr": np.arange(5)}
+
+
+def weights_with(**changes: object) -> bytes:
+    """The weights file with members replaced (arrays, or raw bytes of the .npy)."""
+    arrays = weights_arrays()
+    raw: dict[str, bytes] = {}
+    for key, value in changes.items():
+        key = key.replace("__", ".")
+        arrays.pop(key, None)
+        if isinstance(value, bytes):
+            raw[f"{key}.npy"] = value
+        elif value is not None:
+            arrays[key] = value
+    return npz_with(arrays, raw)
+
+
+def architecture_with(change: Callable[[list], object]) -> bytes:
+    """The weights file with its stored architecture (a JSON list) changed."""
+    import json
+
+    layers = json.loads(str(weights_arrays()["gatcli.architecture"]))
+    return weights_with(gatcli__architecture=np.array(json.dumps(change(layers))))
+
+
+#: the first bytes of a legacy torch.save file (pickle protocol 2, torch's magic number)
+TORCH_LEGACY = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9\x03."
+#: the members of a torch.save zip (a state_dict of two tensors), contents abridged
+TORCH_ZIP = zip_of({"m/data.pkl": b"\x80\x02}q\x00.", "m/.format_version": b"1",
+                    "m/byteorder": b"little", "m/data/0": b"\x00" * 24,
+                    "m/data/1": b"\x00" * 8, "m/version": b"3\n"})
+
+
+def _fifo(name: str, data: bytes) -> Callable[[Path], None]:
+    """``name`` becomes a FIFO that a background thread fills with ``data`` once gat opens
+    it (the writer gives up after two minutes without a reader)."""
+    def make(root: Path) -> None:
+        path = root / name
+        os.mkfifo(path)
+
+        def feed() -> None:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                except OSError as exc:  # ENXIO: no reader yet
+                    if exc.errno != errno.ENXIO:
+                        return
+                    time.sleep(0.01)
+                    continue
+                os.set_blocking(fd, True)
+                try:
+                    with os.fdopen(fd, "wb") as out:
+                        out.write(data)
+                except OSError:  # the reader stopped early (an error): EPIPE
+                    pass
+                return
+
+        threading.Thread(target=feed, daemon=True).start()
+    return make
+
+
+def gzip_of(data: bytes, repeat: int = 1) -> bytes:
+    """``data`` * ``repeat`` gzipped, written a piece at a time (a small bomb)."""
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as out:
+        for _ in range(repeat):
+            out.write(data)
+    return buffer.getvalue()
+
+
+#: 4 MB of memory: a quarter is 1 MB, the most of a text read whole
+FOUR_MB = "memory:0.004G"
+#: 100 kB of memory, for arrays whose headers are true but too large
+HUNDRED_KB = "memory:0.0001G"
 #: messages about sizes name the memory available: the same amount on every machine
 SIXTEEN_GB = "memory:16G"
 
@@ -346,6 +473,118 @@ CASES: list[Case] = [
     Case("Adjacency", "entry out of range (.mtx)", embed("oob.mtx", "plain.csv"),
          r"oob\.mtx:4: entry \(5, 1\) is not a pair of integers in 1\.\.4",
          files={"oob.mtx": _mtx("coordinate real general", "4 4 2\n1 2 1\n5 1 1\n")}),
+    # -- binary files: headers checked against the data behind them before allocation ------
+    Case("Binary files", ".npy features whose header claims 10**12 values",
+         embed("int_edges.csv", "x.npy"),
+         r"^gat: error: x\.npy: the header claims shape \(1000000, 1000000\) of float64 \(8 TB\), "
+         r"but only 64 bytes of data follow it: the file is damaged or truncated$",
+         files={"x.npy": npy_header((10**6, 10**6)) + bytes(64)}),
+    Case("Binary files", ".npy features of Python objects (a pickle)",
+         embed("int_edges.csv", "x.npy"),
+         r"x\.npy: the array holds Python objects \(dtype object, a pickle\), which gat never "
+         r"loads", files={"x.npy": npy_bytes(np.array([[1, "a"]] * 4, dtype=object))}),
+    Case("Binary files", ".npy header that is not a dictionary", embed("int_edges.csv", "x.npy"),
+         r"x\.npy: damaged \.npy header",
+         files={"x.npy": b"\x93NUMPY\x01\x00\x08\x00[1, 2]\n " + bytes(32)}),
+    Case("Binary files", ".npy header length of 60000 bytes", embed("int_edges.csv", "x.npy"),
+         r"x\.npy: damaged \.npy header \(a header of 60000 bytes \(at most 10000\)\)",
+         files={"x.npy": npy_header((4, 3), length=60000) + bytes(96)}),
+    Case("Binary files", ".npy header with a negative size", embed("int_edges.csv", "x.npy"),
+         r"x\.npy: damaged \.npy header \(negative size in shape \(4, -3\)\)",
+         files={"x.npy": npy_header((4, -3)) + bytes(96)}),
+    Case("Binary files", "adjacency .npz: a member's header claims 10**12 values",
+         embed("a.npz", "plain.csv"),
+         r"^gat: error: a\.npz: member 'data': the header claims shape \(1000000000000,\) of "
+         r"float64 \(8 TB\), but only 64 bytes of data follow it",
+         files={"a.npz": npz_with({k: v for k, v in save_npz_arrays().items() if k != "data"},
+                                  {"data.npy": npy_header((10**12,)) + bytes(64)})}),
+    Case("Binary files", "adjacency .npz: a pickled member",
+         embed("a.npz", "plain.csv"),
+         r"a\.npz: member 'data': the array holds Python objects",
+         files={"a.npz": npz_with({**save_npz_arrays(),
+                                   "data": np.array([1, "x", 1, 1], dtype=object)}, {})}),
+    Case("Binary files", "adjacency .npz: a member that is not an array",
+         embed("a.npz", "plain.csv"),
+         r"a\.npz: member 'notes\.txt': not a numpy array \(\.npy\)",
+         files={"a.npz": npz_with(save_npz_arrays(), {"notes.txt": b"hello"})}),
+    Case("Binary files", "adjacency .npz: an encrypted member", embed("a.npz", "plain.csv"),
+         r"a\.npz: member 'indices': encrypted \(password-protected\); gat reads unencrypted "
+         r"\.npz archives only",
+         files={"a.npz": zip_of({f"{k}.npy": npy_bytes(v) for k, v in save_npz_arrays().items()},
+                                encrypted=("indices.npy",))}),
+    Case("Binary files", "adjacency .npz: an unknown member (refused before it is loaded)",
+         embed("a.npz", "plain.csv"),
+         r"a\.npz: member 'extra': unexpected member \(shape \(1000,\) of float64 \(8 kB\)\)",
+         files={"a.npz": npz(**save_npz_arrays(), extra=np.zeros(1000))}),
+    Case("Binary files", "adjacency .npz: a damaged zip archive", embed("a.npz", "plain.csv"),
+         r"a\.npz: damaged zip archive",
+         files={"a.npz": npz(**save_npz_arrays())[:200]}),
+    Case("Binary files", "adjacency .npz: true sizes, more than the memory (100 kB, "
+         "simulated)", embed("a.npz", "plain.csv"),
+         r"a\.npz: the members hold 2\.4 MB \(the largest, 'data', shape \(100000,\) of "
+         r"float64 \(800 kB\)\), more than the 100 kB of memory available",
+         simulate=HUNDRED_KB,
+         files={"a.npz": npz(format=np.array(b"coo"), shape=np.array([4, 4]),
+                             data=np.ones(100_000), row=np.zeros(100_000, np.int64),
+                             col=np.zeros(100_000, np.int64))}),
+    Case("Binary files", "sparse features .npz: a member's header claims 10**12 values",
+         embed("int_edges.csv", "x.npz"),
+         r"x\.npz: member 'indices': the header claims shape \(1000000000000,\) of int64 "
+         r"\(8 TB\)",
+         files={"x.npz": npz_with({k: v for k, v in save_npz_arrays().items()
+                                   if k != "indices"},
+                                  {"indices.npy": npy_header((10**12,), "<i8") + bytes(64)})}),
+    Case("Binary files", "embeddings .npz as features: 'embeddings' claims 10**12 values",
+         embed("int_edges.csv", "emb.npz"),
+         r"emb\.npz: member 'embeddings': the header claims shape \(1000000, 1000000\)",
+         files={"emb.npz": npz_with({"ids": np.arange(4)},
+                                    {"embeddings.npy": npy_header((10**6, 10**6)) + bytes(64)})}),
+    Case("Binary files", "embeddings .npz as features: an unknown member",
+         embed("int_edges.csv", "emb.npz"),
+         r"emb\.npz: unexpected key 'junk'; expected an embeddings \.npz from gat",
+         files={"emb.npz": npz(embeddings=np.ones((4, 2)), ids=np.arange(4),
+                               junk=np.zeros(1000))}),
+    Case("Binary files", "a FIFO as .npy features (accepted)",
+         embed("int_edges.csv", "fifo.npy", "-q"), "", code=0,
+         setup=_fifo("fifo.npy", npy_bytes(np.ones((4, 3))))),
+    Case("Binary files", "a FIFO as sparse .npz features (accepted: read once)",
+         embed("int_edges.csv", "fifo.npz", "-q"), "", code=0,
+         setup=_fifo("fifo.npz", save_npz(sp.csr_array(np.eye(4)[:, :3])))),
+    Case("Binary files", "a FIFO as adjacency .npz (accepted)",
+         embed("fifo.npz", "plain.csv", "-q"), "", code=0,
+         setup=_fifo("fifo.npz", save_npz(sp.csr_array(np.eye(4))))),
+    Case("Binary files", "a FIFO as --weights (accepted)",
+         embed("edges.csv", "features.csv", "-q", "-w", "fifo.npz"), "", code=0,
+         setup=_fifo("fifo.npz", npz(**weights_arrays()))),
+    Case("Binary files", "a FIFO .npy whose header claims 8 TB (16 GB of memory, simulated)",
+         embed("int_edges.csv", "fifo.npy"),
+         r"fifo\.npy: the array of shape \(1000000, 1000000\) of float64 \(8 TB\) is more "
+         r"than the 16 GB of memory available", simulate=SIXTEEN_GB,
+         setup=_fifo("fifo.npy", npy_header((10**6, 10**6)) + bytes(1 << 16))),
+    Case("Binary files", "UTF-8 BOM before %%MatrixMarket (accepted)",
+         embed("bom.mtx", "plain.csv", "-q"), "", code=0,
+         files={"bom.mtx": b"\xef\xbb\xbf" + _mtx("coordinate pattern general",
+                                                  "4 4 2\n1 2\n2 3\n")}),
+    # -- resources: compressed and nested inputs expand within bounds --------------------------
+    Case("Resources", "gzip bomb as an edge list (10 MB of NUL bytes in 10 kB)",
+         embed("edges.csv.gz"), r"edges\.csv\.gz: binary data \(NUL bytes\)",
+         files={"edges.csv.gz": gzip_of(bytes(1 << 20), 10)}),
+    Case("Resources", "gzip bomb as a .mtx (NUL bytes)", embed("a.mtx.gz", "plain.csv"),
+         r"a\.mtx\.gz: binary data \(NUL bytes\); expected a Matrix Market",
+         files={"a.mtx.gz": gzip_of(bytes(1 << 20), 10)}),
+    Case("Resources", "gzip bomb as a YAML config", embed("edges.csv", "features.csv", "-c",
+                                                        "m.yaml"),
+         r"m\.yaml: binary data \(NUL bytes\); expected a YAML model file",
+         files={"m.yaml": gzip_of(bytes(1 << 20), 10)}),
+    Case("Resources", "gzip of text expanding past a quarter of the memory (4 MB, simulated)",
+         embed("int_edges.csv", "x.svm.gz"),
+         r"x\.svm\.gz: more than 1 MB of text once decompressed \(a quarter of the memory "
+         r"available\), too much for svmlight", simulate=FOUR_MB,
+         files={"x.svm.gz": gzip_of(b"\n" * (1 << 20), 3)}),
+    Case("Resources", "gzip bomb as a YAML config of text", embed("edges.csv", "features.csv",
+                                                                "-c", "m.yaml"),
+         r"m\.yaml: too large for a YAML model file: more than 1 MB",
+         files={"m.yaml": gzip_of(b"# padding\n" * (1 << 16), 10)}),
     # -- weights ----------------------------------------------------------------------------
     Case("Weights", "missing key", embed("edges.csv", "features.csv", "-w", "w.npz"),
          r"w\.npz: layer 0: missing key 'att_dst' \(expected shape \(1, 1, 2\)\)",
@@ -362,7 +601,73 @@ CASES: list[Case] = [
          files={"w.npz": with_array(layers__0__att_src=np.array([[[np.nan, 1.0]]]))}),
     Case("Weights", "neither gatcli nor PyG weights",
          embed("edges.csv", "features.csv", "-w", "w.npz"),
-         r"w\.npz: neither a gatcli weights file", files={"w.npz": npz(a=np.ones(3))}),
+         r"w\.npz: neither a gat weights file", files={"w.npz": npz(a=np.ones(3))}),
+    Case("Weights", "a member whose header claims 10**10 values",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: member 'junk': the header claims shape \(10000000000,\) of float64 \(80 GB\)",
+         files={"w.npz": weights_with(junk=npy_header((10**10,)) + bytes(64))}),
+    Case("Weights", "an unknown member (refused before it is loaded)",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: unknown keys \['junk'\] \(not part of any layer\)",
+         files={"w.npz": weights_with(junk=np.zeros(1000))}),
+    Case("Weights", "a layer's weight claims more than its data",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: member 'layers\.0\.lin\.weight': the header claims shape "
+         r"\(1000000000, 3\) of float64 \(24 GB\)",
+         files={"w.npz": weights_with(layers__0__lin__weight=npy_header((10**9, 3))
+                                      + bytes(48))}),
+    Case("Weights", "a layer's weight of the wrong shape (refused before it is loaded)",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: layer 0: key 'lin\.weight' has shape \(2000, 3\), expected \(2, 3\)",
+         files={"w.npz": weights_with(layers__0__lin__weight=np.zeros((2000, 3)))}),
+    Case("Weights", "a pickled member", embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: member 'layers\.0\.att_src': the array holds Python objects",
+         files={"w.npz": weights_with(layers__0__att_src=np.array([[[1, "a"]]], dtype=object))}),
+    Case("Weights", "architecture JSON nested 100000 levels deep",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: gatcli\.architecture is JSON nested too deeply",
+         files={"w.npz": weights_with(gatcli__architecture=np.array("[" * 100_000
+                                                                    + "]" * 100_000))}),
+    Case("Weights", "class names JSON nested 100000 levels deep",
+         ["predict", "edges.csv", "features.csv", "-w", "w.npz", "-o", "out.csv"],
+         r"w\.npz: gatcli\.classes is JSON nested too deeply",
+         files={"w.npz": weights_with(gatcli__classes=np.array("[" * 100_000
+                                                               + "]" * 100_000))}),
+    Case("Weights", "architecture JSON with a 5000-digit number",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: gatcli\.architecture is not valid JSON",
+         files={"w.npz": weights_with(gatcli__architecture=np.array(
+             '[{"in_dim": ' + "9" * 5000 + "}]"))}),
+    Case("Weights", "architecture stored as an array of strings",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: member 'gatcli\.architecture': the header claims shape \(3,\) of <U2 "
+         r"\(24 bytes\); expected one value",
+         files={"w.npz": weights_with(gatcli__architecture=np.array(["[]", "[]", "[]"]))}),
+    Case("Weights", "architecture with in_dim 10**20 (16 GB of memory, simulated)",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"the model is too large: layer 0 is 1 x 2 \(heads x features per head\) on "
+         r"100000000000000000000 inputs \(w\.npz: gatcli\.architecture\[0\]\)",
+         simulate=SIXTEEN_GB,
+         files={"w.npz": architecture_with(lambda layers: [{**layers[0], "in_dim": 10**20}])}),
+    Case("Weights", "a PyG export with an unknown member (refused before it is loaded)",
+         embed("edges.csv", "features.csv", "-w", "w.npz"),
+         r"w\.npz: key 'head\.weight' is not a GATConv/GATv2Conv parameter",
+         files={"w.npz": npz(**{"conv1.lin.weight": np.ones((2, 3)),
+                                "conv1.att_src": np.ones((1, 1, 2)),
+                                "conv1.att_dst": np.ones((1, 1, 2)),
+                                "head.weight": np.zeros((1000, 1000))})}),
+    Case("Weights", "a torch.save file (.pt)", embed("edges.csv", "features.csv", "-w", "m.pt"),
+         r"m\.pt: this is a PyTorch file \(torch\.save\), not a weights \.npz; export its "
+         r"state_dict once with: python -c \"import torch, numpy as np; np\.savez\('m\.npz', "
+         r"\*\*\{k: v\.numpy\(\) for k, v in torch\.load\('m\.pt', "
+         r"map_location='cpu'\)\.items\(\)\}\)\"$", files={"m.pt": TORCH_ZIP}),
+    Case("Weights", "a legacy torch.save file (.pth)",
+         ["weights", "show", "m.pth"],
+         r"m\.pth: this is a PyTorch file \(torch\.save, legacy format\), not a weights "
+         r"\.npz; export .*np\.savez\('m\.npz'", files={"m.pth": TORCH_LEGACY}),
+    Case("Weights", "a Python pickle", ["weights", "convert", "m.pkl", "-o", "w.npz"],
+         r"m\.pkl: this is a Python pickle \(torch\.save\?\), not a weights \.npz",
+         files={"m.pkl": b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94."}),
     # -- YAML config ------------------------------------------------------------------------
     Case("Config", "YAML syntax error", embed("edges.csv", "features.csv", "-c", "m.yaml"),
          r"m\.yaml:3: YAML syntax error \(column \d+\)",

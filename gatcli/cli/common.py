@@ -299,8 +299,11 @@ def reporting_errors(debug: bool) -> Iterator[None]:
     """
     import numpy as np
 
+    from gatcli.io.numpy_files import forget_spooled
+
     try:
         with contextlib.ExitStack() as stack:
+            stack.callback(forget_spooled)  # FIFOs read once are kept for one command
             if not debug:
                 stack.enter_context(np.errstate(all="ignore"))
                 stack.enter_context(warnings.catch_warnings())

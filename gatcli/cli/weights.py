@@ -19,6 +19,7 @@ from gatcli.io.strict_json import dumps
 from gatcli.model.pyg import PygModel, PygOptions, is_pyg_state_dict, model_from_pyg
 from gatcli.model.summary import model_summary
 from gatcli.model.weights import (
+    NEITHER,
     check_weights_output,
     is_own_layout,
     load_weights,
@@ -159,8 +160,7 @@ def show(
             loaded = model_from_pyg(arrays, file, options)
             model, fmt, notes = loaded.model, "PyG state_dict", loaded.notes
         else:
-            raise GatError("neither a gat weights file nor a PyG GATConv/GATv2Conv "
-                           "state_dict (no key ending in att_src or att)", file)
+            raise GatError(NEITHER, file)
         for note in notes:
             say(note, quiet)
         summary = model_summary(model, prefixes=loaded.prefixes if loaded else None,

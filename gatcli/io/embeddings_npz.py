@@ -9,8 +9,9 @@ import zipfile
 
 import numpy as np
 
-from gatcli.errors import GatError
-from gatcli.io.source import display_name, load_numpy, open_input
+from gatcli.errors import GatError, shown_value
+from gatcli.io.numpy_files import NpzArchive
+from gatcli.io.source import display_name, load_numpy, open_binary
 
 KEYS = ("embeddings", "ids")
 WHAT = "an embeddings .npz from gat (keys 'embeddings' and 'ids')"
@@ -19,7 +20,7 @@ WHAT = "an embeddings .npz from gat (keys 'embeddings' and 'ids')"
 def is_embeddings_npz(path: str) -> bool:
     """Whether ``path`` is a zip archive with an ``embeddings`` array and no ``format`` key
     (the member names are read, not the arrays)."""
-    with open_input(path, WHAT) as handle:
+    with open_binary(path, WHAT) as handle:
         if handle.read(4) != b"PK\x03\x04":
             return False
         handle.seek(0)
@@ -35,13 +36,10 @@ def read_embeddings_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
     """(values (N, C), ids (N,) str or None): the ids as written, None when they are the
     row numbers 0..N-1 (int64, written for features without an id column)."""
     name = display_name(path)
-    with open_input(path, WHAT) as handle:
-        arrays = load_numpy(handle, name, WHAT)
+    with open_binary(path, WHAT) as handle:
+        arrays = load_numpy(handle, name, WHAT, _check_members)
     if not isinstance(arrays, dict):
         raise GatError(f"a single .npy array, not {WHAT}", name)
-    extra = sorted(set(arrays) - set(KEYS))
-    if extra:
-        raise GatError(f"unexpected key {extra[0]!r}; expected {WHAT}", name)
     values = arrays["embeddings"]
     if values.ndim != 2 or values.dtype.kind not in "biuf":
         raise GatError(f"'embeddings' is {values.dtype} of shape {values.shape}; expected "
@@ -64,6 +62,14 @@ def read_embeddings_npz(path: str) -> tuple[np.ndarray, np.ndarray | None]:
         raise GatError(f"'ids' is {ids.dtype}; expected strings or integers", name)
     _check_unique(ids, name)
     return values, ids
+
+
+def _check_members(archive: NpzArchive) -> None:
+    """Refuse an unknown member before any array is loaded."""
+    extra = sorted(set(archive.headers) - set(KEYS))
+    if extra:
+        raise GatError(f"unexpected key {shown_value(extra[0])}; expected {WHAT}",
+                       archive.name)
 
 
 def _check_unique(ids: np.ndarray, name: str) -> None:

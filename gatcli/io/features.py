@@ -22,12 +22,13 @@ from gatcli.io import polars_tables
 from gatcli.io.embeddings_npz import is_embeddings_npz, read_embeddings_npz
 from gatcli.io.fast import FAST_EXTRA_HINT, SMALL_TEXT_CHARS, polars_for_size, polars_module
 from gatcli.io.formats import STDIO, features_format
+from gatcli.io.numpy_files import map_npy
 from gatcli.io.source import (
     NPY_MAGIC,
     display_name,
     load_numpy,
     not_this_format,
-    open_input,
+    open_binary,
     read_bytes,
     stdin_kind,
     stdin_stream,
@@ -404,25 +405,17 @@ def check_finite_array(values: np.ndarray, name: str) -> None:
                    "finite); use --allow-nonfinite to accept it", name)
 
 
-def _mapped_npy(path: str) -> np.ndarray | None:
-    """A regular .npy file memory-mapped read-only (pages read as the layers use them), or
-    None when it cannot be (then it is read into memory, and its errors reported there)."""
-    try:
-        values = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception:  # damaged: load_numpy reports it
-        return None
-    return values if isinstance(values, np.ndarray) and values.dtype.kind in "biuf" else None
-
-
 def _read_features_npy(path: str, allow_nonfinite: bool) -> Features:
     name = display_name(path)
     what = "a features .npy array (nodes x features)"
-    with open_input(path, what) as handle:
+    with open_binary(path, what) as handle:
         head = handle.read(16)
         if not head.startswith(NPY_MAGIC):
             raise GatError(not_this_format(head, what), name)
         handle.seek(0)
-        values = _mapped_npy(path) if os.path.isfile(path) else None
+        # a regular file is memory-mapped (pages read as the layers use them; its header
+        # checked against its size first), else read into memory (checked against that)
+        values = map_npy(path) if path != STDIO and os.path.isfile(path) else None
         if values is None:
             values = load_numpy(handle, name, what)
     if not isinstance(values, np.ndarray) or values.ndim != 2:

@@ -10,18 +10,21 @@ import gzip
 import io
 import sys
 import tokenize
-import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
 
 from gatcli.errors import GatError
 from gatcli.io.formats import STDIO, describe_magic, strip_gz
+from gatcli.io.numpy_files import CHUNK_BYTES, NPY_MAGIC, NpzArchive, load_arrays
+from gatcli.io.numpy_files import open_binary as open_seekable
+from gatcli.model import limits
+from gatcli.model.limits import human_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
-NPY_MAGIC = b"\x93NUMPY"
 
 #: what numpy's .npy/.npz loading raises on a corrupt file (a damaged header is parsed
 #: with Python's tokenizer, a damaged archive by zipfile and zlib)
@@ -99,41 +102,90 @@ def open_input(path: str, what: str) -> BinaryIO:
         raise GatError(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def load_numpy(handle: BinaryIO, name: str, what: str) -> np.ndarray | dict[str, np.ndarray]:
-    """The array of an .npy file, or every array of an .npz archive, from an open file;
-    no pickles, and a damaged file is a :class:`GatError` naming ``name``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. numpy's note on Python 2 headers
-            loaded = np.load(handle, allow_pickle=False)
-            if isinstance(loaded, np.lib.npyio.NpzFile):
-                with loaded:
-                    return {key: loaded[key] for key in loaded.files}
-            return loaded
-    except LOAD_ERRORS as exc:
-        raise GatError(f"damaged or unreadable data ({exc}); expected {what}", name) from None
+def open_binary(path: str, what: str) -> BinaryIO:
+    """A seekable handle on a binary input (``.npy``, ``.npz``): a regular file, or stdin, a
+    FIFO or a device read once and kept (see :func:`gatcli.io.numpy_files.open_binary`)."""
+    return open_seekable(path, what, open_input, stdin_stream)
 
 
-def read_bytes(path: str, what: str) -> bytes:
-    """The raw (gunzipped) bytes of ``path`` or stdin; ``what`` names the expected content."""
+def load_numpy(handle: BinaryIO, name: str, what: str,
+               inspect: Callable[[NpzArchive], None] | None = None
+               ) -> np.ndarray | dict[str, np.ndarray]:
+    """The array of an .npy file, or every array of an .npz archive, from an open seekable
+    file; no pickles, every header checked against the data behind it and the memory
+    before anything is allocated (:mod:`gatcli.io.numpy_files`), and a damaged file is a
+    :class:`GatError` naming ``name`` (and the member). ``inspect(archive)`` may refuse an
+    archive's member names or shapes before any array is loaded."""
+    return load_arrays(handle, name, what, inspect)
+
+
+def read_bytes(path: str, what: str, limit: int | None = None,
+               too_large: str | None = None) -> bytes:
+    """The raw (gunzipped) bytes of a text input read whole, ``path`` or stdin; ``what``
+    names the expected content.
+
+    Read and decompressed in chunks, and refused (with ``too_large``, or a message naming
+    the memory) as soon as there are more than ``limit`` bytes, by default a quarter of the
+    memory available: a gzip bomb of 3 MB that expands to 3 GB is never expanded. NUL bytes
+    in decompressed data stop the decompression at once: text has none.
+    """
     name = display_name(path)
+    cap = limit if limit is not None else limits.available_memory() // 4
     if path == STDIO:
-        data = stdin_stream().read()
+        data = _read_chunks(stdin_stream(), cap + 1, name)
     else:
         with open_input(path, what) as handle:
-            try:
-                data = handle.read()
-            except OSError as exc:  # e.g. EISDIR on some systems, EIO
-                raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
+            data = _read_chunks(handle, cap + 1, name)
     named_gz = strip_gz(str(path))[1]
-    if data.startswith(GZIP_MAGIC):
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise GatError(f"corrupt or truncated gzip data ({exc})", name) from None
-    elif named_gz:
+    gzipped = data is not None and data.startswith(GZIP_MAGIC)
+    if gzipped:
+        data = _gunzip(data, cap + 1, name, what)
+    elif named_gz and data is not None:
         raise GatError("the name ends in .gz but the content is not gzip data", name)
+    if data is None:
+        if too_large is None:
+            unpacked = " once decompressed" if gzipped else ""
+            too_large = (f"more than {human_bytes(cap)} of text{unpacked} (a quarter of the "
+                         f"memory available), too much for {what}, which is read whole")
+        raise GatError(too_large, name)
     return data
+
+
+def _read_chunks(stream: BinaryIO, size: int, name: str) -> bytes | None:
+    """All of ``stream`` if it holds fewer than ``size`` bytes, else None; read a chunk at a
+    time (a ``read(size)`` of a huge ``size`` would allocate it at once)."""
+    parts: list[bytes] = []
+    left = size
+    try:
+        while left > 0:
+            chunk = stream.read(min(CHUNK_BYTES, left))
+            if not chunk:
+                break
+            parts.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:  # e.g. EISDIR on some systems, EIO
+        raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
+    return b"".join(parts) if left > 0 else None
+
+
+def _gunzip(data: bytes, size: int, name: str, what: str) -> bytes | None:
+    """gzip ``data`` decompressed (all members) if that makes fewer than ``size`` bytes,
+    else None; a chunk at a time, NUL bytes (binary data) stop it at once."""
+    parts: list[bytes] = []
+    left = size
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            while left > 0:
+                chunk = stream.read(min(CHUNK_BYTES, left))
+                if not chunk:
+                    break
+                if b"\x00" in chunk:
+                    raise GatError(f"binary data (NUL bytes); expected {what}", name)
+                parts.append(chunk)
+                left -= len(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise GatError(f"corrupt or truncated gzip data ({exc})", name) from None
+    return b"".join(parts) if left > 0 else None
 
 
 

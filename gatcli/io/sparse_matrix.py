@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import warnings
 from collections.abc import Callable
@@ -10,7 +11,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from gatcli.errors import GatError
-from gatcli.io.source import display_name, load_numpy, not_this_format, open_input, read_bytes
+from gatcli.io.numpy_files import NpzArchive
+from gatcli.io.source import display_name, load_numpy, not_this_format, open_binary, read_bytes
 from gatcli.io.text_table import data_lines, decode_text, is_number, line_of_row
 
 
@@ -73,18 +75,14 @@ def read_save_npz(path: str, check_shape: Callable[[int, int, str], None],
     caller decides whether they are an error).
     """
     name = display_name(path)
-    with open_input(path, what) as handle:
+    with open_binary(path, what) as handle:
         head = handle.read(4)
         if head != b"PK\x03\x04":
             raise GatError(not_this_format(head + handle.read(12), what), name)
         handle.seek(0)
-        arrays = load_numpy(handle, name, what)
+        arrays = load_numpy(handle, name, what, lambda archive: _check_members(archive, what))
     if not isinstance(arrays, dict):
         raise GatError(f"a single .npy array, not {what}", name)
-    if "format" not in arrays:
-        found = ", ".join(sorted(arrays)[:6]) or "none"
-        raise GatError(f"no 'format' key (found: {found}); expected {what} (a dense "
-                       "array must be converted with scipy.sparse.csr_array first)", name)
     fmt_array = arrays["format"]
     fmt = fmt_array.item() if fmt_array.shape == () and fmt_array.dtype.kind in "SU" else None
     if isinstance(fmt, bytes):
@@ -152,6 +150,33 @@ def read_save_npz(path: str, check_shape: Callable[[int, int, str], None],
     return matrix
 
 
+#: every member ``save_npz`` writes (``coords``: an n-D coo array; ``_is_array``: sparray)
+SAVE_NPZ_MEMBERS = {"format", "shape", "data", "_is_array", "coords",
+                    *(key for keys in SPARSE_NPZ_KEYS.values() for key in keys)}
+#: members holding one small value
+SMALL_MEMBERS = ("format", "shape", "_is_array")
+
+
+def _check_members(archive: NpzArchive, what: str) -> None:
+    """Refuse a ``save_npz`` archive by its member names and header shapes, before any array
+    is loaded (an unknown member of gigabytes is never read)."""
+    headers = archive.headers
+    if "format" not in headers:
+        found = ", ".join(key if len(key) <= 30 else key[:27] + "..."
+                          for key in sorted(headers)[:6]) or "none"
+        raise GatError(f"no 'format' key (found: {found}); expected {what} (a dense "
+                       "array must be converted with scipy.sparse.csr_array first)",
+                       archive.name)
+    for key, header in headers.items():
+        if key not in SAVE_NPZ_MEMBERS:
+            raise GatError(f"unexpected member ({header.describe()}); expected {what}, "
+                           f"whose members are {', '.join(sorted(SAVE_NPZ_MEMBERS))}",
+                           archive.where(key))
+        if key in SMALL_MEMBERS and header.count > 2:
+            raise GatError(f"the header claims {header.describe()}; expected at most two "
+                           "values", archive.where(key))
+
+
 def _check_indices(index: np.ndarray, size: int, key: str) -> None:
     if index.size and (int(index.min()) < 0 or int(index.max()) >= size):
         raise ValueError(f"{key} must be in 0..{size - 1}")
@@ -170,6 +195,8 @@ def _read_matrix_market(path: str, n_nodes: int) -> sp.sparray:
     name = display_name(path)
     what = "a Matrix Market coordinate matrix (.mtx)"
     data = read_bytes(path, what)
+    if data.startswith(codecs.BOM_UTF8):  # (a BOM is accepted as in every text input)
+        data = data[len(codecs.BOM_UTF8):]
     if not data.lstrip().lower().startswith(b"%%matrixmarket"):
         raise GatError(not_this_format(data[:16], what) if data and data[:1] != b"%"
                        else f"no '%%MatrixMarket' header line; expected {what}", name)

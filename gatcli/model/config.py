@@ -71,11 +71,10 @@ def read_config(path: str | Path) -> dict:
     """
     name = str(path)
     what = "a YAML model file"
-    data = read_bytes(name, what)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise GatError(f"{human_bytes(len(data))} is too large for {what} (at most "
-                       f"{human_bytes(MAX_CONFIG_BYTES)}; a model file is a few hundred bytes)",
-                       name)
+    data = read_bytes(name, what, limit=MAX_CONFIG_BYTES,
+                      too_large=f"too large for {what}: more than "
+                                f"{human_bytes(MAX_CONFIG_BYTES)} (a model file is a few "
+                                "hundred bytes)")
     text = decode_text(data, name, what)
     from gatcli.model.config_yaml import load_yaml  # PyYAML only for a --config run
 

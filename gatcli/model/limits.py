@@ -20,7 +20,8 @@ PARAMETER_BYTES = 8
 
 def available_memory() -> int:
     """Bytes this process may use at most: the machine's physical memory, or less if an
-    address-space limit (``ulimit -v``) is set."""
+    address-space limit (``ulimit -v``) is set: then what is left of it (the limit less the
+    address space already in use)."""
     limit = 1 << 62
     try:
         limit = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -31,10 +32,19 @@ def available_memory() -> int:
 
         soft = resource.getrlimit(resource.RLIMIT_AS)[0]
         if soft != resource.RLIM_INFINITY and soft > 0:
-            limit = min(limit, soft)
+            limit = min(limit, max(soft - _address_space_in_use(), 0))
     except (ImportError, OSError, ValueError):
         pass
     return limit
+
+
+def _address_space_in_use() -> int:
+    """The process's virtual size in bytes (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def human_bytes(count: float) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -27,9 +28,12 @@ import numpy as np
 
 from gatcli.errors import GatError
 from gatcli.io.atomic import STDIO, atomic_writer, output_target
-from gatcli.io.readers import load_numpy, open_input
+from gatcli.io.numpy_files import ZIP_ERRORS, NpzArchive
+from gatcli.io.readers import load_numpy
+from gatcli.io.source import open_binary
 from gatcli.model.config import shown_value
-from gatcli.model.pyg import PygOptions, is_pyg_state_dict, model_from_pyg
+from gatcli.model.limits import check_layer_count, check_model_size, human_bytes
+from gatcli.model.pyg import PygOptions, group_keys, is_pyg_state_dict, model_from_pyg
 from gatcli.model.spec import (
     ACTIVATIONS,
     FEATURE_NORMS,
@@ -45,19 +49,96 @@ FORMAT = "gatcli-weights"
 VERSION = 1
 
 
+#: the metadata members of the own layout: each one short 0-d value
+META_KEYS = ("gatcli.format", "gatcli.version", "gatcli.architecture", "gatcli.features",
+             "gatcli.classes")
+#: the largest metadata member read (a real architecture is a few hundred bytes a layer)
+MAX_META_BYTES = 1 << 20
+NEITHER = ("neither a gat weights file (no 'gatcli.architecture' key) nor a PyG "
+           "GATConv/GATv2Conv state_dict (no key ending in att_src or att)")
+#: the first bytes of a legacy (non-zip) ``torch.save`` file: pickle protocol 2 and torch's
+#: magic number
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+
+
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file, loaded without pickle; errors name the file."""
+    """All arrays of a weights ``.npz`` file, loaded without pickle; errors name the file.
+
+    Before any array is loaded, the member names and header shapes are checked
+    (:func:`check_members`): a member that belongs to no layer, or claims more than its
+    layer's shape or the memory, is refused unread. A ``torch.save`` file is recognised
+    and the one-line export to ``.npz`` shown.
+    """
     name = str(path)
     what = "a weights .npz file"
-    with open_input(name, what) as handle:
-        head = handle.read(4)
-        if head != b"PK\x03\x04":
+    with open_binary(name, what) as handle:
+        head = handle.read(16)
+        if head[:4] != b"PK\x03\x04":
+            if head.startswith(TORCH_LEGACY_MAGIC):
+                raise GatError(torch_message(name, "a PyTorch file (torch.save, legacy "
+                                             "format)"), name)
+            if len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5:
+                raise GatError(torch_message(name, "a Python pickle (torch.save?)"), name)
             raise GatError(f"not an .npz (zip) archive; expected {what}", name)
         handle.seek(0)
-        arrays = load_numpy(handle, name, what)
+        if _is_torch_zip(handle):
+            raise GatError(torch_message(name, "a PyTorch file (torch.save)"), name)
+        handle.seek(0)
+        arrays = load_numpy(handle, name, what, check_members)
     if not isinstance(arrays, dict):
         raise GatError(f"a single .npy array, not {what}", name)
     return arrays
+
+
+def _is_torch_zip(handle) -> bool:
+    """Whether a zip archive is a ``torch.save`` file (``<name>/data.pkl`` inside)."""
+    try:
+        with zipfile.ZipFile(handle) as archive:
+            names = archive.namelist()
+    except ZIP_ERRORS:
+        return False  # the .npz reader reports it
+    return any(n == "data.pkl" or n.endswith("/data.pkl") for n in names)
+
+
+def torch_message(path: str, kind: str) -> str:
+    """The message for a torch file given as weights: what it is, and the export."""
+    stem = Path(path).with_suffix(".npz").name if path.endswith((".pt", ".pth")) else "w.npz"
+    command = (f"import torch, numpy as np; np.savez({stem!r}, **{{k: v.numpy() for k, v in "
+               f"torch.load({path!r}, map_location='cpu').items()}})")
+    return (f"this is {kind}, not a weights .npz; export its state_dict once with: "
+            f'python -c "{command}"')
+
+
+def check_members(archive: NpzArchive) -> None:
+    """Refuse a weights archive by its member names and header shapes, before any array
+    is loaded: the own layout's members against its stored architecture (whose sizes are
+    checked against the memory), a PyG export's against GATConv/GATv2Conv names."""
+    name, headers = archive.name, archive.headers
+    if "gatcli.architecture" in headers:
+        for key in META_KEYS:
+            header = headers.get(key)
+            if header is not None and (header.shape != () or header.nbytes > MAX_META_BYTES):
+                raise GatError(f"the header claims {header.describe()}; expected one value "
+                               f"(a 0-d array of at most {human_bytes(MAX_META_BYTES)})",
+                               archive.where(key))
+        meta = {key: archive.load(key) for key in META_KEYS if key in headers}
+        specs = own_layout_specs(meta, name)
+        check_model_size(specs, lambda k: f"{name}: gatcli.architecture[{k}]")
+        known = set(meta)
+        for k, spec in enumerate(specs):
+            prefix = f"layers.{k}."
+            shapes = {key[len(prefix):]: header.shape for key, header in headers.items()
+                      if key.startswith(prefix)}
+            known |= {prefix + key for key in shapes}
+            check_param_shapes(spec, shapes, f"{name}: layer {k}")
+        stray = sorted(set(headers) - known)
+        if stray:
+            raise GatError(f"unknown keys {stray[:5]} (not part of any layer)", name)
+    elif is_pyg_state_dict(headers):
+        check_layer_count(len(group_keys(headers, name)), name)
+    else:
+        found = ", ".join(shown_value(key, 30) for key in list(headers)[:5])
+        raise GatError(f"{NEITHER}; found {found or 'no arrays'}", name)
 
 
 def is_own_layout(arrays: Mapping[str, np.ndarray]) -> bool:
@@ -104,25 +185,33 @@ _FIELD_CHECKS = {
 }
 
 
-def check_layer_params(spec: LayerSpec, params: Mapping[str, np.ndarray], where: str) -> None:
-    """Every expected parameter present with its shape, no extra ones, all finite."""
+def check_param_shapes(spec: LayerSpec, shapes: Mapping[str, tuple[int, ...]],
+                       where: str) -> None:
+    """Every expected parameter of ``spec`` present with its shape, no extra ones."""
     expected = spec.parameter_shapes()
     for key, shape in expected.items():
-        if key not in params:
+        if key not in shapes:
             raise GatError(f"missing key {key!r} (expected shape {shape})", where)
-        found = tuple(np.shape(params[key]))
+        found = tuple(shapes[key])
         if found != shape:
             raise GatError(f"key {key!r} has shape {found}, expected {shape}", where)
+    extra = sorted(set(shapes) - set(expected))
+    if extra:
+        raise GatError(
+            f"unexpected keys {shown_value(extra)} for this layer (expected "
+            f"{', '.join(expected)})", where
+        )
+
+
+def check_layer_params(spec: LayerSpec, params: Mapping[str, np.ndarray], where: str) -> None:
+    """Every expected parameter present with its shape, no extra ones, all finite."""
+    check_param_shapes(spec, {key: tuple(np.shape(v)) for key, v in params.items()}, where)
+    for key in spec.parameter_shapes():
         value = np.asarray(params[key])
         if not np.issubdtype(value.dtype, np.floating):
             raise GatError(f"key {key!r} has dtype {value.dtype}, expected floats", where)
         if not np.isfinite(value).all():
             raise GatError(f"key {key!r} has non-finite values (NaN or inf)", where)
-    extra = sorted(set(params) - set(expected))
-    if extra:
-        raise GatError(
-            f"unexpected keys {extra} for this layer (expected {', '.join(expected)})", where
-        )
 
 
 def check_model(model: Model, where: str) -> None:
@@ -137,8 +226,8 @@ def check_model(model: Model, where: str) -> None:
             )
 
 
-def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
-    """Rebuild a model from the project's own layout; every key and shape is checked."""
+def own_layout_specs(arrays: Mapping[str, np.ndarray], name: str) -> list[LayerSpec]:
+    """The layer specs of the own layout's metadata (format, version, architecture)."""
     fmt = str(arrays.get("gatcli.format", ""))
     if fmt != FORMAT:
         raise GatError(f"gatcli.format is {fmt!r}, expected {FORMAT!r}", name)
@@ -146,13 +235,31 @@ def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
     if version.shape != () or version.dtype.kind not in "iu" or int(version) != VERSION:
         shown = version.item() if version.size == 1 else f"an array of shape {version.shape}"
         raise GatError(f"gatcli.version is {shown!r}, this gat reads version {VERSION}", name)
-    try:
-        entries = json.loads(str(arrays["gatcli.architecture"]))
-    except json.JSONDecodeError as exc:
-        raise GatError(f"gatcli.architecture is not valid JSON ({exc})", name) from None
+    entries = _json(arrays, "gatcli.architecture", name)
     if not isinstance(entries, list) or not entries:
         raise GatError("gatcli.architecture must be a non-empty list of layers", name)
-    specs = [_spec_from_dict(entry, k, name) for k, entry in enumerate(entries)]
+    check_layer_count(len(entries), f"{name}: gatcli.architecture")
+    return [_spec_from_dict(entry, k, name) for k, entry in enumerate(entries)]
+
+
+def _json(arrays: Mapping[str, np.ndarray], key: str, name: str) -> object:
+    """The JSON document stored in the 0-d string member ``key``."""
+    value = arrays[key]
+    if value.shape != () or value.dtype.kind not in "US":
+        raise GatError(f"{key} is {value.dtype} of shape {value.shape}; expected one JSON "
+                       "string", name)
+    try:
+        return json.loads(str(value))
+    except RecursionError:
+        raise GatError(f"{key} is JSON nested too deeply (a model needs 3 levels)",
+                       name) from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
+        raise GatError(f"{key} is not valid JSON ({str(exc)[:100]})", name) from None
+
+
+def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
+    """Rebuild a model from the project's own layout; every key and shape is checked."""
+    specs = own_layout_specs(arrays, name)
     layers = []
     known = {"gatcli.format", "gatcli.version", "gatcli.architecture", "gatcli.features",
              "gatcli.classes"}
@@ -186,10 +293,7 @@ def _feature_norm(arrays: Mapping[str, np.ndarray], name: str) -> str:
 def _classes(arrays: Mapping[str, np.ndarray], name: str) -> list[str] | None:
     if "gatcli.classes" not in arrays:
         return None
-    try:
-        classes = json.loads(str(arrays["gatcli.classes"]))
-    except json.JSONDecodeError as exc:
-        raise GatError(f"gatcli.classes is not valid JSON ({exc})", name) from None
+    classes = _json(arrays, "gatcli.classes", name)
     if (not isinstance(classes, list) or len(classes) < 2
             or not all(isinstance(c, str) and c for c in classes)
             or len(set(classes)) != len(classes)):
@@ -251,5 +355,4 @@ def load_weights(path: str, pyg: PygOptions | None = None,
         loaded = model_from_pyg(arrays, str(path), pyg)
         notes.extend(loaded.notes)
         return loaded.model
-    raise GatError("neither a gatcli weights file (no 'gatcli.architecture' key) nor a PyG "
-                   "GATConv/GATv2Conv state_dict (no key ending in att_src or att)", str(path))
+    raise GatError(NEITHER, str(path))
