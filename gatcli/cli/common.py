@@ -178,19 +178,20 @@ def _stdout_error(exc: OSError) -> StdoutError:
     return StdoutError(code, exc.strerror or str(exc))
 
 
-class _GuardedBinary:
-    """The binary layer of :class:`GuardedStdout` (``sys.stdout.buffer``)."""
+class _Guarded:
+    """What both layers of the guarded stdout share: every write error of ``_target``
+    becomes a StdoutError; anything else is the target's."""
 
-    def __init__(self, raw: Any, text: GuardedStdout) -> None:
-        self._raw = raw
-        self._text = text
+    _target: Any
+
+    def _write(self, data: Any) -> int:
+        try:
+            return self._target.write(data)
+        except OSError as exc:
+            raise _stdout_error(exc) from None
 
     def write(self, data: Any) -> int:
-        self._text.flush()  # text written before these bytes goes first
-        try:
-            return self._raw.write(data)
-        except OSError as exc:
-            raise _stdout_error(exc) from None
+        return self._write(data)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
@@ -198,47 +199,45 @@ class _GuardedBinary:
 
     def flush(self) -> None:
         try:
-            self._raw.flush()
-        except OSError as exc:
-            raise _stdout_error(exc) from None
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._raw, name)
-
-
-class GuardedStdout:
-    """``sys.stdout`` while a command runs: every write error becomes a StdoutError, and
-    text is made writable in the stream's encoding (:func:`to_encoding`)."""
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = _ClosedStream() if stream is None else stream
-        raw = getattr(self._stream, "buffer", None)
-        self.buffer = _GuardedBinary(raw, self) if raw is not None else None
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self._stream, "encoding", None) or "utf-8"
-
-    def write(self, text: str) -> int:
-        try:
-            return self._stream.write(to_encoding(text, self.encoding))
-        except OSError as exc:
-            raise _stdout_error(exc) from None
-
-    def writelines(self, lines: Any) -> None:
-        for line in lines:
-            self.write(line)
-
-    def flush(self) -> None:
-        try:
-            self._stream.flush()
+            self._target.flush()
         except OSError as exc:
             raise _stdout_error(exc) from None
         except ValueError:  # flushing a closed file
             pass
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
+        if name == "_target":  # not set yet: no recursion through __getattr__
+            raise AttributeError(name)
+        return getattr(self._target, name)
+
+
+class _GuardedBinary(_Guarded):
+    """The binary layer of :class:`GuardedStdout` (``sys.stdout.buffer``)."""
+
+    def __init__(self, raw: Any, text: GuardedStdout) -> None:
+        self._target = raw
+        self._text = text
+
+    def write(self, data: Any) -> int:
+        self._text.flush()  # text written before these bytes goes first
+        return self._write(data)
+
+
+class GuardedStdout(_Guarded):
+    """``sys.stdout`` while a command runs: every write error becomes a StdoutError, and
+    text is made writable in the stream's encoding (:func:`to_encoding`)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._target = _ClosedStream() if stream is None else stream
+        raw = getattr(self._target, "buffer", None)
+        self.buffer = _GuardedBinary(raw, self) if raw is not None else None
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
+
+    def write(self, text: str) -> int:
+        return self._write(to_encoding(text, self.encoding))
 
 
 def _occupy_closed_stdout() -> None:
