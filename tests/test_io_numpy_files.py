@@ -113,3 +113,29 @@ def test_a_zip_that_is_not_numpy_is_named_by_its_member(tmp_path: Path) -> None:
         archive.writestr("README", "not an array")
     with pytest.raises(GatError, match=r"w\.npz: member 'README': not a numpy array"):
         read_npz(tmp_path / "w.npz")
+
+
+# -- FIFOs: every binary input read once ------------------------------------------------------
+
+
+def test_parquet_and_matrix_market_from_fifos(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parquet (which polars reads by seeking) and .mtx given as FIFOs: read once."""
+    pl = pytest.importorskip("polars")
+    from error_cases import _fifo
+    from typer.testing import CliRunner
+
+    from gatcli.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    features, edges = io.BytesIO(), io.BytesIO()
+    pl.DataFrame({"id": ["a", "b", "c"], "x0": [1.0, 2.0, 3.0]}).write_parquet(features)
+    pl.DataFrame({"source": ["a", "b"], "target": ["b", "c"]}).write_parquet(edges)
+    _fifo("f.parquet", features.getvalue())(tmp_path)
+    _fifo("e.parquet", edges.getvalue())(tmp_path)
+    _fifo("a.mtx", b"%%MatrixMarket matrix coordinate pattern general\n3 3 1\n1 2\n")(tmp_path)
+    (tmp_path / "x.csv").write_text("x0\n1\n2\n3\n")
+    for args in (["e.parquet", "f.parquet"], ["a.mtx", "x.csv"]):
+        result = CliRunner().invoke(app, ["embed", *args, "-q", "-o", "out.csv"])
+        assert (result.exit_code, result.stderr) == (0, "")
+        assert len((tmp_path / "out.csv").read_text().splitlines()) == 4

@@ -37,6 +37,7 @@ from gatcli.model.limits import human_bytes
 
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_MAGIC = b"PK\x03\x04"
+PARQUET_MAGIC = b"PAR1"
 #: numpy's own bound on the header text (its ``max_header_size``)
 MAX_HEADER_BYTES = 10_000
 #: errors of a damaged zip archive or member (decompression, CRC, unknown methods)
@@ -287,16 +288,16 @@ def forget_spooled() -> None:
 def spool(stream: BinaryIO, name: str, what: str) -> bytes:
     """The bytes of a stream that cannot seek (a pipe, a FIFO, a device), read once: an
     ``.npy`` up to the end of the data its header announces (checked against the memory
-    first), a zip archive up to half the memory available, anything else only its first
-    bytes (enough for the caller to say what it is)."""
+    first), a zip archive (``.npz``) or a Parquet file up to half the memory available,
+    anything else only its first bytes (enough for the caller to say what it is)."""
     head = stream.read(8)
     if head.startswith(NPY_MAGIC):
         source = _Chained(head, stream)
         header = read_npy_header(source, name)
         check_header(header, header.nbytes, name)
         return source.consumed + _read_up_to(stream, header.nbytes, name, what)
-    if not head.startswith(ZIP_MAGIC):
-        return head  # not numpy's: the caller names what it is
+    if not head.startswith((ZIP_MAGIC, PARQUET_MAGIC)):
+        return head  # none of the binary inputs: the caller names what it is
     limit = limits.available_memory() // 2
     data = head + _read_up_to(stream, limit + 1, name, what)
     if len(data) > limit:

@@ -12,6 +12,7 @@ Parquet: the same columns as the text forms, chosen by name (or 1-based position
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from gatcli.errors import GatError, shown_value
 from gatcli.io.fast import require_polars
 from gatcli.io.formats import STDIO
-from gatcli.io.source import display_name, not_this_format, open_input
+from gatcli.io.source import display_name, not_this_format, open_binary
 from gatcli.io.text_table import QUOTE, needs_strip
 
 
@@ -89,13 +90,13 @@ def read_parquet(path: str, what: str):
     """The table of a Parquet file (or stdin) as a polars DataFrame."""
     pl = require_polars("Parquet files")
     name = display_name(path)
-    with open_input(path, what) as handle:
+    with open_binary(path, what) as handle:  # (stdin, a FIFO: read once, kept)
         head = handle.read(4)
         if head != b"PAR1":
             raise GatError(not_this_format(head + handle.read(12), what), name)
         handle.seek(0)
         try:
-            return pl.read_parquet(handle if path == STDIO else path)
+            return pl.read_parquet(path if path != STDIO and os.path.isfile(path) else handle)
         except Exception as exc:  # noqa: BLE001 - polars/arrow errors of a damaged file
             message = " ".join(str(exc).split())[:200]
             raise GatError(f"damaged or unreadable Parquet file ({message}); expected "
