@@ -86,7 +86,12 @@ INSTALLED = ["files-graph-file-missing", "files-graph-unreadable-permission-simu
              "outputs-ctrl-c-while-writing-simulated", "numbers-float32-overflow-in-the-output",
              "usage-attention-with-embeddings-on-stdout", "usage-missing-argument",
              "usage-a-number-below-the-option-s-minimum", "usage-an-unknown-option",
-             "usage-an-unknown-command", "weights-outputs-save-weights-to-a-name-that-is-not-npz"]
+             "usage-an-unknown-command", "weights-outputs-save-weights-to-a-name-that-is-not-npz",
+             "binary-files-npy-features-whose-header-claims-10-12-values",
+             "binary-files-adjacency-npz-an-encrypted-member",
+             "binary-files-a-fifo-as-sparse-npz-features-accepted-read-once",
+             "resources-gzip-bomb-as-a-mtx-nul-bytes", "weights-a-torch-save-file-pt",
+             "weights-an-unknown-member-refused-before-it-is-loaded"]
 
 
 @needs_gat
