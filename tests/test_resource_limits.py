@@ -121,6 +121,8 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     gzip_bomb(root / "bomb.csv.gz", BOMB)
     for name in ("bomb.mtx.gz", "bomb.yaml"):
         os.link(root / "bomb.csv.gz", root / name)
+    # and 3 GiB of blank lines (text, so only the size can stop it) as svmlight features
+    gzip_bomb(root / "blank.svm.gz", BOMB, b"\n" * (1 << 20))
     # weights: a 3 GiB member that belongs to no layer (true sizes; a sparse file)
     arrays = weights_arrays()
     sparse_zip(root / "junk_weights.npz", {f"{k}.npy": _npy(v) for k, v in arrays.items()},
@@ -159,6 +161,7 @@ RUNS = [
     ("gzip bomb edge list", ["embed", "bomb.csv.gz", "x.npy"]),
     ("gzip bomb .mtx", ["embed", "bomb.mtx.gz", "x.npy"]),
     ("gzip bomb YAML", ["embed", "edges.csv", "x.npy", "-c", "bomb.yaml"]),
+    ("gzip bomb of blank lines, svmlight", ["embed", "edges.csv", "blank.svm.gz"]),
     ("weights with a 3 GiB unknown member", ["embed", "edges.csv", "x.npy", "-w",
                                              "junk_weights.npz"]),
     ("weights show, the same file", ["weights", "show", "junk_weights.npz"]),
