@@ -86,7 +86,7 @@ def test_numpy_and_polars_write_the_same_bytes(monkeypatch, dtype, seed):
         assert by_numpy == by_polars
 
 
-@pytest.mark.parametrize("odd_rows", [0, 1, 3, 200])
+@pytest.mark.parametrize("odd_rows", [0, 1, 3, 20, 200])
 def test_engines_agree_across_chunks_with_few_or_many_odd_values(monkeypatch, odd_rows):
     """Rows polars leaves to numpy (tiny, NaN, inf) sit in their places, in every chunk."""
     pytest.importorskip("polars")
