@@ -253,8 +253,16 @@ def _json(arrays: Mapping[str, np.ndarray], key: str, name: str) -> object:
     except RecursionError:
         raise GatError(f"{key} is JSON nested too deeply (a model needs 3 levels)",
                        name) from None
-    except ValueError as exc:  # JSONDecodeError, or an integer of too many digits
+    except json.JSONDecodeError as exc:
         raise GatError(f"{key} is not valid JSON ({str(exc)[:100]})", name) from None
+    except ValueError:  # an integer of more digits than Python converts (its words vary)
+        raise GatError(f"{key} is not valid JSON for gat: a number of more than "
+                       f"{_int_digits_limit()} digits", name) from None
+
+
+def _int_digits_limit() -> int:
+    """Python's limit on the digits of an integer read from text (3.10.7+, 3.11+)."""
+    return getattr(sys, "get_int_max_str_digits", lambda: 4300)()
 
 
 def model_from_own_layout(arrays: Mapping[str, np.ndarray], name: str) -> Model:
