@@ -146,6 +146,13 @@ def test_closed_stdout_is_quiet_exit_0(tmp_path: Path, attention_to_stdout: bool
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def _default_signal_dispositions() -> None:
+    """In the child: a background job starts with SIGINT ignored, and under nohup SIGHUP;
+    gat rightly keeps an ignored signal ignored, so the test restores the defaults."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 @needs_gat
 @pytest.mark.parametrize("signum, message", [
     (signal.SIGINT, "interrupted"), (signal.SIGTERM, "interrupted by SIGTERM"),
@@ -160,8 +167,7 @@ def test_signal_while_writing_exits_128_plus_n_and_leaves_no_temporary(
         process = subprocess.Popen([GAT, "embed", "e.csv", "x.npy", "-o", "out.csv"],
                                    cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    env={**os.environ, "GAT_IO_ENGINE": "numpy"},
-                                   # under nohup SIGHUP is ignored, and gat keeps it ignored
-                                   preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL))
+                                   preexec_fn=_default_signal_dispositions)
         deadline = time.monotonic() + 60
         while not list(tmp_path.glob(".gat-*.tmp")):
             assert process.poll() is None, "the run ended before its output was being written"
