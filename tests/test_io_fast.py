@@ -130,3 +130,68 @@ def test_polars_block_parsers_parse_clean_blocks_themselves() -> None:
     assert (np.asarray(sources).tolist(), np.asarray(targets).tolist()) == ([0, 2], [1, 0])
     sources, targets = polars_tables.edges_block(pl, "a,b\nb,a\n", ",", 2, 0, 1, True)
     assert (list(sources), list(targets)) == (["a", "b"], ["b", "a"])
+
+
+# -- only parse failures fall back (a dead engine must not go unnoticed) ----------------------
+
+
+def test_engine_bugs_propagate_and_parse_failures_fall_back() -> None:
+    from gatcli.io.text_table import Block, EngineRefused, parse_block
+
+    block = Block("1,2\n3,4\n", 1)
+
+    def slow(b: Block) -> tuple[tuple, np.ndarray]:
+        return ("slow",), np.array([1, 2])
+
+    def refuses(text: str) -> tuple:
+        raise EngineRefused("bad cell")
+
+    def broken(text: str) -> tuple:
+        raise TypeError("read_csv() got an unexpected keyword argument")
+
+    def works(text: str) -> tuple:
+        return (["a", "b"],)
+
+    assert parse_block(block, ",", [refuses, works], slow) == ((["a", "b"],), None)
+    assert parse_block(block, ",", [refuses], slow)[0] == ("slow",)
+    for bug in (TypeError, AttributeError, KeyError):
+        def raises(text: str, _bug=bug) -> tuple:
+            raise _bug("a bug")
+        with pytest.raises(bug):
+            parse_block(block, ",", [raises, works], slow)
+    with pytest.raises(TypeError):
+        parse_block(block, ",", [broken], slow)
+
+
+@pytest.mark.parametrize("text", ["a,1,x\n", "a,1\n", "a,1,2,3\n", "a,,2\n", "a,1,NA\n"])
+def test_both_engines_refuse_bad_blocks_with_engine_refused(text: str) -> None:
+    from gatcli.io import features
+    from gatcli.io.text_table import EngineRefused
+
+    with pytest.raises(EngineRefused):
+        features._numpy_block(text, ",", 3, 0)
+    pl = pytest.importorskip("polars")
+    from gatcli.io import polars_tables
+
+    with pytest.raises(EngineRefused):
+        polars_tables.features_block(pl, text, ",", 3, 0)
+
+
+def test_a_changed_polars_api_is_an_error_not_a_silent_fallback(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What hid the dead polars path: a TypeError from read_csv must reach the user."""
+    pl = pytest.importorskip("polars")
+    from gatcli.io.readers import read_features
+
+    path = tmp_path / "f.csv"
+    path.write_text("id,x\na,0.5\nb,2\n")
+
+    def removed_keyword(*args, **kwargs):
+        raise TypeError("read_csv() got an unexpected keyword argument 'x'")
+
+    monkeypatch.setattr(pl, "read_csv", removed_keyword)
+    monkeypatch.setenv("GAT_IO_ENGINE", "polars")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        read_features(str(path))
+    monkeypatch.setenv("GAT_IO_ENGINE", "numpy")
+    assert read_features(str(path)).values.tolist() == [[0.5], [2.0]]

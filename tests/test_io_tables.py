@@ -390,3 +390,67 @@ def test_karate_from_stdin_prints_the_files_bytes(tmp_path):
                                   stdin=(karate / "edges.csv").read_bytes(), env=env)
             assert files.returncode == 0, files.stderr
             assert piped.stdout == files.stdout == graph_piped.stdout, (engine, dtype)
+
+
+# -- many small blocks: byte blocks (ASCII) and text blocks (after a non-ASCII or CR read) ---
+
+
+@pytest.fixture
+def tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads of 64 bytes, blocks of 256 characters, pieces of 128: every file is many blocks."""
+    from gatcli.io import text_table
+
+    monkeypatch.setattr(text_table, "READ_BYTES", 64)
+    monkeypatch.setattr(text_table, "BLOCK_CHARS", 256)
+    monkeypatch.setattr(text_table, "PIECE_CHARS", 128)
+
+
+def _rows(n: int) -> list[list[str]]:
+    return [[f"n{k}", AWKWARD[k % len(AWKWARD)], f"{k * 0.37:.17g}"] for k in range(n)]
+
+
+@pytest.mark.parametrize("variant", ["ascii", "unicode_late", "crlf", "comments", "quoted"])
+def test_values_and_ids_across_many_blocks(tmp_path, io_engine, tiny_blocks,
+                                           variant: str) -> None:
+    rows = _rows(120)
+    if variant == "unicode_late":  # byte blocks first, then text blocks
+        rows[90][0] = "n\u00e990"
+    if variant == "quoted":
+        rows[50][0] = "n,\n50"
+    lines = ['"' + r[0] + '",' + ",".join(r[1:]) if variant == "quoted" else ",".join(r)
+             for r in rows]
+    if variant == "comments":
+        lines[30:30] = ["# a comment", "", "   "]
+    text = "id,a,b\n" + "\n".join(lines) + "\n"
+    if variant == "crlf":
+        text = text.replace("\n", "\r\n")
+    feats = read_features(write(tmp_path, "f.csv", text))
+    assert same_bits(feats.values, np.array([[float(c) for c in r[1:]] for r in rows]))
+    assert list(feats.ids) == [r[0] for r in rows]
+
+
+@pytest.mark.parametrize("unicode_first", [False, True])
+@pytest.mark.parametrize("bad_row", [3, 77, 119])
+def test_a_bad_cell_is_named_by_its_line_across_blocks(tmp_path, io_engine, tiny_blocks,
+                                                       bad_row: int,
+                                                       unicode_first: bool) -> None:
+    rows = _rows(120)
+    if unicode_first:
+        rows[0][0] = "\u00e9"
+    rows[bad_row][2] = "x1"
+    text = "id,a,b\n" + "".join(",".join(r) + "\n" for r in rows)
+    message = error_of(lambda: read_features(write(tmp_path, "f.csv", text)))
+    assert f"f.csv:{bad_row + 2}" in message and "x1" in message
+
+
+def test_edges_across_many_blocks(tmp_path, io_engine, tiny_blocks) -> None:
+    pairs = [(k % 7, (3 * k + 1) % 7) for k in range(150)]
+    text = "src,dst,w\n" + "".join(f"{a},{b},0.5\n" for a, b in pairs)
+    sources, targets = read_graph(write(tmp_path, "e.csv", text), NodeIndex(7))
+    assert (sources.tolist(), targets.tolist()) == ([a for a, _ in pairs],
+                                                    [b for _, b in pairs])
+    lines = text.split("\n")
+    lines[101] = "99,1,0.5"  # row 100, line 102
+    message = error_of(lambda: read_graph(write(tmp_path, "e.csv", "\n".join(lines)),
+                                          NodeIndex(7)))
+    assert "e.csv:102" in message and "99" in message

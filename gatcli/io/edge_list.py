@@ -22,6 +22,7 @@ from gatcli.io.features import Features, _column_index
 from gatcli.io.text_table import (
     LARGE_TEXT_BYTES,
     Block,
+    EngineRefused,
     TextTable,
     is_number,
     loadtxt,
@@ -121,10 +122,10 @@ def read_edge_list(path: str, fmt: str, nodes: NodeIndex, *, delimiter: str | No
     sources, targets = [], []
     rows = 0
     for block in table.blocks(include_first=not has_header):
-        if not block.text:
+        if not len(block):
             continue
         if engines is None:  # one choice for the whole list, by its first block
-            engines = fast_engines(len(block.text))
+            engines = fast_engines(len(block))
         (a, b), lines = parse_block(block, delim, engines, slow)
         table.rows.add(rows, block.first_line, lines)
         if text_ids:
@@ -185,7 +186,7 @@ def _layout(table: TextTable, nodes: NodeIndex, header: bool | None,
     return src, dst, header, ncols
 
 
-def _numpy_block(text: str, delimiter: str | None, ncols: int, src: int, dst: int,
+def _numpy_block(text: str | bytes, delimiter: str | None, ncols: int, src: int, dst: int,
                  text_ids: bool) -> tuple[np.ndarray, np.ndarray]:
     """(source, target) references of clean block text by ``numpy.loadtxt``."""
     if text_ids:
@@ -196,7 +197,7 @@ def _numpy_block(text: str, delimiter: str | None, ncols: int, src: int, dst: in
         skip = {k: (lambda cell: 0) for k in range(ncols) if k not in (src, dst)}
         table = loadtxt(text, delimiter, dtype=np.int64, converters=skip)
     if table.shape[0] and table.shape[1] != ncols:
-        raise ValueError("column count")
+        raise EngineRefused("column count")
     table = table.reshape(-1, ncols)
     a, b = table[:, src], table[:, dst]
     if text_ids and needs_strip(text, delimiter):

@@ -42,6 +42,7 @@ from gatcli.io.sparse_features import (
 from gatcli.io.text_table import (
     LARGE_TEXT_BYTES,
     Block,
+    EngineRefused,
     TextTable,
     decode_text,
     is_missing,
@@ -275,10 +276,10 @@ def _read_rows(table: TextTable, layout: _Layout,
     id_parts: list = []
     rows = 0
     for block in table.blocks(include_first=not layout.has_header):
-        if not block.text:
+        if not len(block):
             continue
         if engines is None:  # one choice for the whole table, by its first block
-            engines = _engines(len(block.text), delimiter, layout)
+            engines = _engines(len(block), delimiter, layout)
         (values, ids), lines = parse_block(block, delimiter, engines, slow)
         table.rows.add(rows, block.first_line, lines)
         if not allow_nonfinite:
@@ -292,14 +293,14 @@ def _read_rows(table: TextTable, layout: _Layout,
     return values, (id_parts if layout.id_index is not None else None)
 
 
-def _numpy_block(text: str, delimiter: str | None, ncols: int,
+def _numpy_block(text: str | bytes, delimiter: str | None, ncols: int,
                  id_index: int | None) -> tuple[np.ndarray, list[str] | None]:
     """(values (R, F), ids) of clean block text by ``numpy.loadtxt``; ValueError if the
     text is not ``ncols`` numbers a row (ids: any text)."""
     if id_index is None:
         values = loadtxt(text, delimiter, dtype=np.float64)
         if values.shape[0] and values.shape[1] != ncols:
-            raise ValueError("column count")
+            raise EngineRefused("column count")
         return values.reshape(-1, ncols), None
     ids: list[str] = []
 
@@ -309,7 +310,7 @@ def _numpy_block(text: str, delimiter: str | None, ncols: int,
 
     table = loadtxt(text, delimiter, dtype=np.float64, converters={id_index: keep_id})
     if table.shape[0] and table.shape[1] != ncols:
-        raise ValueError("column count")
+        raise EngineRefused("column count")
     values = np.delete(table.reshape(-1, ncols), id_index, axis=1)
     if needs_strip(text, delimiter):
         ids = [cell.strip() for cell in ids]

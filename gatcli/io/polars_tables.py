@@ -21,7 +21,7 @@ from gatcli.errors import GatError, shown_value
 from gatcli.io.fast import require_polars
 from gatcli.io.formats import STDIO
 from gatcli.io.source import display_name, not_this_format, open_binary
-from gatcli.io.text_table import QUOTE, needs_strip
+from gatcli.io.text_table import QUOTE, EngineRefused, needs_strip
 
 
 def usable_delimiter(delimiter: str | None) -> bool:
@@ -29,19 +29,25 @@ def usable_delimiter(delimiter: str | None) -> bool:
     return delimiter is not None and len(delimiter.encode("utf-8")) == 1
 
 
-def _read_block(pl: ModuleType, text: str, delimiter: str, schema: dict):
+def _read_block(pl: ModuleType, text: str | bytes, delimiter: str, schema: dict):
     # (missing cells are nulls by default in polars 1.x and 2.x alike; 1.x's
     # missing_utf8_is_empty_string keyword is gone in 2.x, where passing it raised a
     # TypeError that sent every block to the numpy engine)
-    frame = pl.read_csv(text.encode("utf-8"), has_header=False, separator=delimiter,
-                        quote_char=QUOTE, schema=schema, comment_prefix=None,
-                        raise_if_empty=False)
+    errors = pl.exceptions
+    try:
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+        frame = pl.read_csv(data, has_header=False, separator=delimiter,
+                            quote_char=QUOTE, schema=schema, comment_prefix=None,
+                            raise_if_empty=False)
+    except (errors.ComputeError, errors.SchemaError, errors.ShapeError, errors.NoDataError,
+            errors.InvalidOperationError) as exc:  # a cell or row polars cannot read
+        raise EngineRefused(str(exc)) from exc
     if frame.null_count().sum_horizontal().item():
-        raise ValueError("null cells (blank lines or missing values)")
+        raise EngineRefused("null cells (blank lines or missing values)")
     return frame
 
 
-def features_block(pl: ModuleType, text: str, delimiter: str, ncols: int,
+def features_block(pl: ModuleType, text: str | bytes, delimiter: str, ncols: int,
                    id_index: int | None) -> tuple[np.ndarray, list[str] | None]:
     """(values (R, F) float64, ids) of clean block text; raises when the numpy path must
     decide."""
@@ -59,7 +65,7 @@ def features_block(pl: ModuleType, text: str, delimiter: str, ncols: int,
     return values, ids
 
 
-def edges_block(pl: ModuleType, text: str, delimiter: str, ncols: int, src: int, dst: int,
+def edges_block(pl: ModuleType, text: str | bytes, delimiter: str, ncols: int, src: int, dst: int,
                 text_ids: bool) -> tuple[np.ndarray, np.ndarray]:
     """(source, target) references of clean block text: object arrays of text when
     ``text_ids``, else int64 positions."""

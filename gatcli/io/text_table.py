@@ -185,12 +185,41 @@ def sniff_delimiter(first_line: str) -> str | None:
 # -- streaming -------------------------------------------------------------------------------
 
 
-@dataclass
 class Block:
-    """Text of whole records; ``first_line`` is the 1-based line number of its first line."""
+    """Text of whole records; ``first_line`` is the 1-based line number of its first line.
 
-    text: str
-    first_line: int
+    A block read from ASCII input without CR line ends keeps its bytes (``data``) and is
+    decoded only when something needs the text (the fast engines take the bytes as they
+    are: no decode and re-encode of a large input); otherwise it holds the text.
+    """
+
+    __slots__ = ("_text", "data", "first_line")
+
+    def __init__(self, text: str | None, first_line: int, data: bytes | None = None) -> None:
+        assert (text is None) != (data is None)
+        self._text, self.data, self.first_line = text, data, first_line
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            assert self.data is not None
+            self._text = self.data.decode("ascii")
+        return self._text
+
+    @property
+    def raw(self) -> str | bytes:
+        """The ASCII bytes when the block has them, else the text (for the fast engines)."""
+        return self.data if self.data is not None else self.text
+
+    def __len__(self) -> int:
+        return len(self.data) if self.data is not None else len(self.text)
+
+
+def count_lines(text: str | bytes) -> int:
+    """The number of line breaks of ``text`` (vectorised for bytes)."""
+    if isinstance(text, bytes):
+        return int(np.count_nonzero(np.frombuffer(text, np.uint8) == 10))
+    return text.count("\n")
 
 
 class _Prefixed(io.RawIOBase):
@@ -270,6 +299,7 @@ class TextBlocks:
     def _blocks(self, stream: BinaryIO) -> Iterator[Block]:
         decoder = codecs.getincrementaldecoder("utf-8")()
         carry, line, first, held_cr = "", 1, True, False
+        pending: bytes | None = b""  # ASCII bytes not yet in a block; None: text mode
         while True:
             raw = self._read(stream)
             final = not raw
@@ -283,6 +313,21 @@ class TextBlocks:
             self.raw_bytes += len(raw)
             if b"\x00" in raw:
                 raise GatError(f"binary data (NUL bytes); expected {self.what}", self.name)
+            if pending is not None:
+                if raw.isascii() and b"\r" not in raw:  # bytes as they are (no decode)
+                    if not self.saw_text and raw and not raw.isspace():
+                        self.saw_text = True
+                    for block in self._byte_blocks(pending + raw if pending else raw, line,
+                                                   final):
+                        if block.first_line < 0:  # the rest: carried to the next read
+                            pending = block.data
+                            break
+                        yield block
+                        line += count_lines(block.data)  # type: ignore[arg-type]
+                    if final:
+                        return
+                    continue
+                carry, pending = pending.decode("ascii"), None  # text from here on
             try:
                 text = decoder.decode(raw, final)
             except UnicodeDecodeError as exc:
@@ -322,21 +367,49 @@ class TextBlocks:
             block = buffer[:cut + 1]
             carry = buffer[cut + 1:]
             yield Block(block, line)
-            line += block.count("\n")
+            line += count_lines(block)
 
-    def _record_end(self, text: str) -> int:
+    def _byte_blocks(self, data: bytes, line: int, final: bool) -> Iterator[Block]:
+        """Blocks of ASCII ``data`` (which starts at a record start, on line ``line``); the
+        last item has ``first_line`` -1 and holds the bytes to carry (not when ``final``)."""
+        if final:
+            if data and not data.endswith(b"\n"):
+                data += b"\n"
+            if data:
+                if self.quoting and data.count(b'"') % 2:
+                    text = data.decode("ascii")
+                    raise GatError("a quoted field is not closed before the end of the "
+                                   "file", f"{self.name}:{_open_quote_line(text, line)}")
+                yield Block(None, line, data)
+            return
+        if len(data) < BLOCK_CHARS:
+            yield Block(None, -1, data)
+            return
+        cut = self._record_end(data)
+        if cut < 0:
+            if len(data) > MAX_RECORD_CHARS:
+                raise GatError(f"a record longer than {MAX_RECORD_CHARS >> 20} MiB"
+                               f"{' (an unclosed quote?)' if self.quoting else ''}",
+                               f"{self.name}:{line}")
+            yield Block(None, -1, data)
+            return
+        yield Block(None, line, data[:cut + 1])
+        yield Block(None, -1, data[cut + 1:])
+
+    def _record_end(self, text: str | bytes) -> int:
         """The index of the last line break of ``text`` that ends a record (-1: none).
 
         ``text`` starts at a record start; a line break is outside quotes when the number
         of quote characters before it is even (RFC 4180 doubles quotes inside quotes).
         """
-        end = text.rfind("\n")
-        if not self.quoting or QUOTE not in text:
+        newline, quote = ("\n", QUOTE) if isinstance(text, str) else (b"\n", b'"')
+        end = text.rfind(newline)  # type: ignore[arg-type]
+        if not self.quoting or quote not in text:
             return end
-        quotes_before = text.count(QUOTE, 0, end)
+        quotes_before = text.count(quote, 0, end)  # type: ignore[arg-type]
         while end >= 0 and quotes_before % 2:
-            previous = text.rfind("\n", 0, end)
-            quotes_before -= text.count(QUOTE, previous + 1, end)
+            previous = text.rfind(newline, 0, end)  # type: ignore[arg-type]
+            quotes_before -= text.count(quote, previous + 1, end)  # type: ignore[arg-type]
             end = previous
         return end
 
@@ -433,10 +506,13 @@ def split_record(line: str, delimiter: str | None) -> list[str]:
     return next(records(Block(line + "\n", 1), delimiter), (1, []))[1]
 
 
-def needs_strip(text: str, delimiter: str | None) -> bool:
-    """Whether a field of delimited ``text`` may have blanks around it."""
+def needs_strip(text: str | bytes, delimiter: str | None) -> bool:
+    """Whether a field of delimited ``text`` (str, or ASCII bytes) may have blanks around
+    it."""
     if delimiter is None:
         return False
+    if isinstance(text, bytes):
+        return _needs_strip_bytes(text, delimiter.encode("utf-8"))
     if QUOTE in text:  # blanks inside quotes
         return True
     for blank in (" ", "\t"):
@@ -448,12 +524,39 @@ def needs_strip(text: str, delimiter: str | None) -> bool:
     return False
 
 
-def loadtxt(text: str, delimiter: str | None, **kwargs) -> np.ndarray:
-    """``numpy.loadtxt`` of a cleaned block (no comments); raises ValueError on bad rows."""
+class EngineRefused(Exception):
+    """A fast engine cannot read a block as the record-by-record parse would (a bad cell, a
+    ragged row, a missing value): the next engine, or the record parse, decides.
+
+    Engines raise only this for data they refuse, converting their own parse errors
+    (numpy.loadtxt's ValueError, polars' ComputeError...); anything else (a TypeError from a
+    changed API, an AttributeError) is a bug and propagates."""
+
+
+def _needs_strip_bytes(data: bytes, delimiter: bytes) -> bool:
+    if b'"' in data:
+        return True
+    for blank in (b" ", b"\t"):
+        if blank == delimiter:
+            continue
+        if (blank + delimiter in data or delimiter + blank in data or blank + b"\n" in data
+                or b"\n" + blank in data or data.startswith(blank)):
+            return True
+    return False
+
+
+def loadtxt(text: str | bytes, delimiter: str | None, **kwargs) -> np.ndarray:
+    """``numpy.loadtxt`` of a cleaned block (no comments); raises :class:`EngineRefused`
+    on rows it cannot read."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "input contained no data": zero rows is fine
-        return np.loadtxt(io.StringIO(text), delimiter=delimiter, comments=None, ndmin=2,
-                          quotechar=QUOTE if delimiter is not None else None, **kwargs)
+        try:
+            return np.loadtxt(io.StringIO(text), delimiter=delimiter, comments=None, ndmin=2,
+                              quotechar=QUOTE if delimiter is not None else None, **kwargs)
+        except ValueError as exc:  # (a bad cell, a ragged row, an int64 overflow)
+            raise EngineRefused(str(exc)) from exc
 
 
 # -- a table: dialect, first record and the blocks after it ------------------------------
@@ -525,7 +628,9 @@ class TextTable:
                     if self.dialect is None:
                         self.dialect = Dialect(sniff_delimiter(line), "sniffed")
                         self.source.quoting = self.dialect.delimiter is not None
-                    rest = Block(text[begin:], block.first_line + k)
+                    rest = (Block(None, block.first_line + k, block.data[begin:])
+                            if block.data is not None  # (ASCII: a character is a byte)
+                            else Block(text[begin:], block.first_line + k))
                     number, fields = next(records(rest, self.delimiter))
                     return number, fields, rest
                 begin, k = end + 1, k + 1
@@ -551,14 +656,17 @@ class TextTable:
     def blocks(self, *, include_first: bool) -> Iterator[Block]:
         """The data blocks; the first record is the first data row if ``include_first``."""
         rest, self._rest = self._rest, Block("", 0)  # (read once)
-        if not rest.text:
+        if not len(rest):
             return
         if include_first:
             yield rest
         else:
-            consumed = self._record_chars(rest.text)
-            yield Block(rest.text[consumed:], rest.first_line + rest.text.count("\n", 0,
-                                                                               consumed))
+            text = rest.text
+            consumed = self._record_chars(text)
+            line = rest.first_line + text.count("\n", 0, consumed)
+            yield (Block(None, line, rest.data[consumed:]) if rest.data is not None
+                   else Block(text[consumed:], line))
+            del text
         del rest
         yield from self._blocks
 
@@ -571,9 +679,9 @@ class TextTable:
 
 # -- block parsing ---------------------------------------------------------------------------
 
-#: a vectorised parse of clean block text (no comment lines) -> arrays with one row per
-#: record, or an exception when the text is not as expected
-FastParse = Callable[[str], tuple]
+#: a vectorised parse of clean block text (no comment lines; ASCII bytes or str) -> arrays
+#: with one row per record; raises :class:`EngineRefused` when the text is not as expected
+FastParse = Callable[[str | bytes], tuple]
 #: the record-by-record parse of a block -> (arrays, (R,) first line of each record);
 #: raises GatError for the first bad record
 SlowParse = Callable[[Block], tuple[tuple, np.ndarray]]
@@ -590,15 +698,18 @@ def parse_block(block: Block, delimiter: str | None, fast: list[FastParse],
     A large block that the fast engines refuse is parsed in pieces of
     :data:`PIECE_CHARS`, so the record-by-record parse never holds a large block's lines.
     """
-    text = block.text
-    plain = delimiter is not None or QUOTE not in text
-    tried = "#" not in text and plain
+    raw = block.raw
+    hash_, quote = ("#", QUOTE) if isinstance(raw, str) else (b"#", b'"')
+    plain = delimiter is not None or quote not in raw
+    tried = hash_ not in raw and plain
     if tried:
-        result = _first_success(fast, text)
+        result = _first_success(fast, raw)
         if result is not None:
-            if len(result[0]) == text.count("\n"):
+            if len(result[0]) == count_lines(raw):
                 return result, None
             return result, _record_lines(block, delimiter)
+    del raw
+    text = block.text
     if split and len(text) > PIECE_CHARS:
         return _in_pieces(block, delimiter, fast, slow)
     cleaned, lines = clean_block(block, delimiter)
@@ -659,10 +770,10 @@ def _in_pieces(block: Block, delimiter: str | None, fast: list[FastParse],
     return tuple(joined), np.concatenate(lines)
 
 
-def _first_success(engines: list[FastParse], text: str) -> tuple | None:
+def _first_success(engines: list[FastParse], text: str | bytes) -> tuple | None:
     for engine in engines:
         try:
             return engine(text)
-        except Exception:  # noqa: BLE001 - any engine failure: the next one (or the slow
-            continue       # record-by-record parse) decides and names the problem
+        except EngineRefused:  # the next engine (or the record parse) decides and names
+            continue           # the problem; any other exception is a bug: it propagates
     return None
