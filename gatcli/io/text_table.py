@@ -215,6 +215,10 @@ class Block:
         return len(self.data) if self.data is not None else len(self.text)
 
 
+def _as_text(text: str | bytes) -> str:
+    return text.decode("ascii") if isinstance(text, bytes) else text
+
+
 def count_lines(text: str | bytes) -> int:
     """The number of line breaks of ``text`` (vectorised for bytes)."""
     if isinstance(text, bytes):
@@ -620,18 +624,21 @@ class TextTable:
         """(line, fields) of the first data record and the block that starts with it
         (no fields when there is no record and none is required)."""
         for block in self._blocks:
-            text, begin, k = block.text, 0, 0
-            while begin < len(text):
-                end = text.find("\n", begin)
-                line = text[begin:end]
+            raw, begin, k = block.raw, 0, 0  # (ASCII bytes: a character is a byte)
+            newline = "\n" if isinstance(raw, str) else b"\n"
+            while begin < len(raw):
+                end = raw.find(newline, begin)  # type: ignore[arg-type]
+                line = _as_text(raw[begin:end])
                 if not skippable(line):
                     if self.dialect is None:
                         self.dialect = Dialect(sniff_delimiter(line), "sniffed")
                         self.source.quoting = self.dialect.delimiter is not None
-                    rest = (Block(None, block.first_line + k, block.data[begin:])
-                            if block.data is not None  # (ASCII: a character is a byte)
-                            else Block(text[begin:], block.first_line + k))
-                    number, fields = next(records(rest, self.delimiter))
+                    rest = (Block(None, block.first_line + k, raw[begin:])
+                            if isinstance(raw, bytes) else Block(raw[begin:],
+                                                                 block.first_line + k))
+                    head = rest.raw[:self._record_chars(rest.raw)]  # (not the whole block)
+                    number, fields = next(records(Block(_as_text(head), rest.first_line),
+                                                  self.delimiter))
                     return number, fields, rest
                 begin, k = end + 1, k + 1
         if not self.source.saw_text:
@@ -640,15 +647,16 @@ class TextTable:
             return 0, [], Block("", 0)
         raise GatError(f"only comments and blank lines; expected {self.what}", self.name)
 
-    def _record_chars(self, text: str) -> int:
+    def _record_chars(self, text: str | bytes) -> int:
         """Characters of the first record of ``text`` (which starts with it)."""
-        end = text.find("\n")
-        if self.delimiter is None or QUOTE not in text[:end]:
+        newline, quote = ("\n", QUOTE) if isinstance(text, str) else (b"\n", b'"')
+        end = text.find(newline)  # type: ignore[arg-type]
+        if self.delimiter is None or quote not in text[:end]:
             return end + 1
         inside, pos = False, 0
         while True:
-            end = text.find("\n", pos)
-            inside ^= text.count(QUOTE, pos, end) % 2 == 1
+            end = text.find(newline, pos)  # type: ignore[arg-type]
+            inside ^= text.count(quote, pos, end) % 2 == 1  # type: ignore[arg-type]
             if not inside:
                 return end + 1
             pos = end + 1
@@ -661,12 +669,12 @@ class TextTable:
         if include_first:
             yield rest
         else:
-            text = rest.text
-            consumed = self._record_chars(text)
-            line = rest.first_line + text.count("\n", 0, consumed)
-            yield (Block(None, line, rest.data[consumed:]) if rest.data is not None
-                   else Block(text[consumed:], line))
-            del text
+            raw = rest.raw
+            consumed = self._record_chars(raw)
+            line = rest.first_line + count_lines(raw[:consumed])
+            yield (Block(None, line, raw[consumed:]) if isinstance(raw, bytes)
+                   else Block(raw[consumed:], line))
+            del raw
         del rest
         yield from self._blocks
 
