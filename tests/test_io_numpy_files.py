@@ -139,3 +139,22 @@ def test_parquet_and_matrix_market_from_fifos(tmp_path: Path,
         result = CliRunner().invoke(app, ["embed", *args, "-q", "-o", "out.csv"])
         assert (result.exit_code, result.stderr) == (0, "")
         assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
+
+
+def test_a_header_numpy_reads_with_a_python_2_note_gives_no_warning(tmp_path, recwarn):
+    """A line break inside the header's padding makes numpy parse it the Python 2 way and
+    warn; the warning would be a second line on stderr (found by tests/test_fuzz_readers.py)."""
+    from gatcli.io.readers import read_features
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(12.0).reshape(4, 3))
+    raw = buffer.getvalue()
+    middle = raw.index(b"}") + 20  # in the header's padding
+    damaged = raw[:middle] + b"\n" + raw[middle:]
+    path = tmp_path / "x.npy"
+    path.write_bytes(damaged)
+    try:
+        assert read_features(str(path)).values.shape == (4, 3)
+    except GatError:
+        pass
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

@@ -154,7 +154,9 @@ def load_npy(handle: BinaryIO, name: str) -> np.ndarray:
     check_header(header, size - header.offset, name)
     handle.seek(0)
     try:
-        return np.lib.format.read_array(handle, allow_pickle=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's note on Python 2 headers, checked above
+            return np.lib.format.read_array(handle, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise GatError(f"damaged or unreadable .npy data ({_short(exc)})", name) from None
 
@@ -168,7 +170,9 @@ def map_npy(path: str) -> np.ndarray | None:
         size = os.fstat(handle.fileno()).st_size
     check_header(header, size - header.offset, path, in_memory=False)
     try:
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # numpy's note on Python 2 headers, checked above
+            return np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, MemoryError):
         return None
 
@@ -227,7 +231,8 @@ class NpzArchive:
         header = self.headers[key]
         check_memory(header.nbytes, f"the array of {header.describe()}", self.where(key))
         try:
-            with self.zip.open(self.infos[key]) as stream:
+            with self.zip.open(self.infos[key]) as stream, warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # numpy's note on Python 2 headers
                 return np.lib.format.read_array(stream, allow_pickle=False)
         except (*ZIP_ERRORS, RuntimeError) as exc:
             raise GatError(f"damaged or unreadable data ({_short(exc)})",
