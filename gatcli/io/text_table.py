@@ -303,7 +303,9 @@ class TextBlocks:
     def _blocks(self, stream: BinaryIO) -> Iterator[Block]:
         decoder = codecs.getincrementaldecoder("utf-8")()
         carry, line, first, held_cr = "", 1, True, False
-        pending: bytes | None = b""  # ASCII bytes not yet in a block; None: text mode
+        # ASCII reads not yet in a block (joined once per block); None: text mode
+        pending: list[bytes] | None = []
+        pending_size = 0
         while True:
             raw = self._read(stream)
             final = not raw
@@ -321,17 +323,23 @@ class TextBlocks:
                 if raw.isascii() and b"\r" not in raw:  # bytes as they are (no decode)
                     if not self.saw_text and raw and not raw.isspace():
                         self.saw_text = True
-                    for block in self._byte_blocks(pending + raw if pending else raw, line,
-                                                   final):
+                    pending.append(raw)
+                    pending_size += len(raw)
+                    if pending_size < BLOCK_CHARS and not final:
+                        continue
+                    data = b"".join(pending)
+                    pending, pending_size = [], 0
+                    for block in self._byte_blocks(data, line, final):
                         if block.first_line < 0:  # the rest: carried to the next read
-                            pending = block.data
+                            pending, pending_size = [block.data], len(block.data)
                             break
                         yield block
                         line += count_lines(block.data)  # type: ignore[arg-type]
+                    del data
                     if final:
                         return
                     continue
-                carry, pending = pending.decode("ascii"), None  # text from here on
+                carry, pending = b"".join(pending).decode("ascii"), None  # text from here on
             try:
                 text = decoder.decode(raw, final)
             except UnicodeDecodeError as exc:
