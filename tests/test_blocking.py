@@ -128,3 +128,30 @@ def test_both_softmax_paths_compute_gat(scale):
     expected = dense_gat(x, src, dst, n, p["lin.weight"], p["att_src"], p["att_dst"], 0.2)
     out, _ = gat_layer(x, build_graph(src, dst, n), layer, block_size=4)
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * scale)
+
+
+def test_without_threadpoolctl_the_blocks_give_the_same_bits(monkeypatch):
+    """threadpoolctl is in the ``fast`` extra: without it BLAS keeps its threads inside the
+    blocks, and the layer still gives the one-block result bit for bit."""
+    import sys
+
+    from gatcli.engine import threads
+
+    spec = SPECS["gat_wide"]
+    n = 40
+    src, dst = skewed_graph(n, 300, seed=2)
+    graph = build_graph(src, dst, n, self_loops=spec.self_loops)
+    layer = init_model([spec], seed=3).layers[0]
+    x = np.random.default_rng(5).standard_normal((n, spec.in_dim))
+    whole, _ = gat_layer(x, graph, layer, block_size=n)
+
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)  # import fails
+    threads._blas_controller.cache_clear()
+    try:
+        assert threads._blas_controller() is None
+        for block_size in (1, 7, None):
+            out, _ = gat_layer(x, graph, layer, block_size=block_size,
+                               engine=ThreadEngine(2))
+            assert np.array_equal(out, whole), block_size
+    finally:
+        threads._blas_controller.cache_clear()

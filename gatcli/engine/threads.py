@@ -4,7 +4,8 @@ numpy's gathers and ufuncs and scipy's sparse products release the GIL, so two t
 working on different target blocks run in parallel. The node table's matrix products run in
 the layer's fixed chunks on the same threads with BLAS limited to one thread (through
 threadpoolctl): OpenBLAS's own worker threads busy-wait for about 0.1 s after a product and
-would take a core from the block threads that follow (20% slower at 1M edges).
+would take a core from the block threads that follow (20% slower at 1M edges). threadpoolctl
+comes with the ``fast`` extra; without it only that speed is lost.
 """
 
 from __future__ import annotations
@@ -38,8 +39,12 @@ def _in_caller_context(fn: Callable[..., _T]) -> Callable[..., _T]:
 
 @functools.cache
 def _blas_controller() -> Any:
-    from threadpoolctl import ThreadpoolController
-
+    """threadpoolctl's controller, or None without threadpoolctl (the ``fast`` extra): BLAS
+    then keeps its own threads, which costs speed only (the products' values are the same)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
     return ThreadpoolController()
 
 
@@ -48,9 +53,14 @@ def one_blas_thread() -> Iterator[None]:
     """BLAS libraries limited to one thread inside the block (restored afterwards).
 
     The limit is process-wide (BLAS has no per-call setting that every build supports):
-    products other threads of the caller run meanwhile also get one BLAS thread.
+    products other threads of the caller run meanwhile also get one BLAS thread. Without
+    threadpoolctl the block runs unlimited.
     """
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    controller = _blas_controller()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
         yield
 
 

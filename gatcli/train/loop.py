@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
 
+from gatcli.engine.threads import one_blas_thread
 from gatcli.forward import as_input, forward_graphs, layer_graphs, normalize_features
 from gatcli.graph import Graph
 from gatcli.model.spec import Layer, Model
@@ -145,7 +145,7 @@ def _fit(model: Model, options: TrainOptions,
          on_epoch: Callable[[dict[str, float]], None] | None,
          catch_interrupt: bool) -> TrainResult:
     dtype = np.dtype(options.dtype)
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return _epochs(model, options, step, evaluate, score_key, on_epoch, catch_interrupt,
                        dtype)
 
