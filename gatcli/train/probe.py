@@ -33,7 +33,7 @@ def linear_probe(z: Array, y: Array, train: Array, test: Array, *, l2: float = 1
     zs = (z - mean) / sd
     xt, yt = zs[train], y[train]
     n, d = xt.shape
-    onehot = np.zeros((n, classes))
+    onehot = np.zeros((n, classes))  # (training rows, C): bounded by the labels, not N x N
     onehot[np.arange(n), yt] = 1
 
     def objective(theta: Array) -> tuple[float, Array]:
