@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from train_data import numeric_gradient
 
 from gatcli.forward import forward_graphs, layer_graphs
 from gatcli.graph import build_graph
@@ -27,19 +28,6 @@ def loss_of(model: Model, x: np.ndarray, weights: np.ndarray) -> float:
     graphs = layer_graphs(model, SOURCES, TARGETS, N)  # (cheap: 7 nodes)
     out = forward_graphs(model, x, graphs, dtype=np.float64).embeddings
     return float(np.sum(out * weights))
-
-
-def numeric_gradient(f, value: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(value)
-    for idx in np.ndindex(value.shape):
-        old = value[idx]
-        value[idx] = old + eps
-        up = f()
-        value[idx] = old - eps
-        down = f()
-        value[idx] = old
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
 
 
 def check_model_gradients(model: Model, seed: int = 0) -> None:

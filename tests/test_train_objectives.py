@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+from train_data import numeric_gradient
 
 from gatcli.errors import GatError
 from gatcli.io.labels import Labels
@@ -21,19 +22,6 @@ from gatcli.train.objectives import (
     sample_non_edges,
 )
 from gatcli.train.optim import Adam
-
-
-def numeric_gradient(f, value, eps=1e-6):
-    grad = np.zeros_like(value)
-    for idx in np.ndindex(value.shape):
-        old = value[idx]
-        value[idx] = old + eps
-        up = f()
-        value[idx] = old - eps
-        down = f()
-        value[idx] = old
-        grad[idx] = (up - down) / (2 * eps)
-    return grad
 
 
 def labels(values, split=None, nodes=None):

@@ -1,5 +1,6 @@
-"""Small generated graphs with planted classes for the training tests (stochastic block
-model: dense links inside a class, few across; features = a weak class signal + noise)."""
+"""Helpers of the training tests: small generated graphs with planted classes (stochastic
+block model: dense links inside a class, few across; features = a weak class signal + noise),
+and central finite differences for the gradient checks."""
 
 from __future__ import annotations
 
@@ -58,3 +59,17 @@ def write_planted(root, data: Planted, class_names: list[str] | None = None) -> 
         (root / name).write_text(text)
         paths[name] = str(root / name)
     return paths
+
+
+def numeric_gradient(f, value: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """d f() / d value by central differences, ``value`` changed in place and restored."""
+    grad = np.zeros_like(value)
+    for idx in np.ndindex(value.shape):
+        old = value[idx]
+        value[idx] = old + eps
+        up = f()
+        value[idx] = old - eps
+        down = f()
+        value[idx] = old
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
