@@ -216,7 +216,24 @@ def help_page(command: click.Command, ctx: click.Context,
     return "\n".join(lines) + "\n"
 
 
-class GatCommand(TyperCommand):
+class _GatHelp:
+    """What every ``gat`` command and group shares: plain-text help with examples, the short
+    help from the first sentence, and option values converted without pydantic."""
+
+    examples: Sequence[tuple[str, str]] = ()
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        use_plain_coercion(self.get_params(ctx))  # no pydantic for plain values
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write(help_page(self, ctx, self.examples))
+
+    def get_short_help_str(self, limit: int = 150) -> str:
+        return self.short_help or _first_sentence(_help_of(self))
+
+
+class GatCommand(_GatHelp, TyperCommand):
     """A ``gat`` subcommand: plain-text help with metavars and examples."""
 
     def __init__(self, *args: Any, examples: Sequence[tuple[str, str]] = (),
@@ -230,16 +247,6 @@ class GatCommand(TyperCommand):
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return usage_pieces(self, ctx)
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        use_plain_coercion(self.get_params(ctx))  # no pydantic for plain values
-        return super().parse_args(ctx, args)
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write(help_page(self, ctx, self.examples))
-
-    def get_short_help_str(self, limit: int = 150) -> str:
-        return self.short_help or _first_sentence(_help_of(self))
-
 
 class Interrupted(Exception):
     """A KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP as :class:`~gatcli.cli.signals.
@@ -252,24 +259,12 @@ class Interrupted(Exception):
         self.interrupt = interrupt
 
 
-class GatGroup(TyperGroup):
+class GatGroup(_GatHelp, TyperGroup):
     """A ``gat`` command group (the root ``gat`` and ``gat weights``): plain-text help, and
     as the root, the one place that turns parse errors into one line and exit code 2."""
 
-    examples: Sequence[tuple[str, str]] = ()
-
     def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
         return [*usage_pieces(self, ctx), self.subcommand_metavar]
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        use_plain_coercion(self.get_params(ctx))  # no pydantic for plain values
-        return super().parse_args(ctx, args)
-
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        formatter.write(help_page(self, ctx, self.examples))
-
-    def get_short_help_str(self, limit: int = 150) -> str:
-        return self.short_help or _first_sentence(_help_of(self))
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
