@@ -429,6 +429,26 @@ def test_values_and_ids_across_many_blocks(tmp_path, io_engine, tiny_blocks,
     assert list(feats.ids) == [r[0] for r in rows]
 
 
+def test_rows_grow_past_their_first_capacity_in_any_memory_order() -> None:
+    from gatcli.io.features import _Rows
+
+    rng = np.random.default_rng(3)
+    blocks = [rng.normal(size=(n, 5)) for n in (700, 1, 900, 0, 2500, 33)]
+    rows = _Rows(5)
+    for k, block in enumerate(blocks):
+        rows.add(np.asfortranarray(block) if k % 2 else block)
+    joined = rows.array()
+    assert same_bits(joined, np.vstack(blocks))
+    assert joined.flags.c_contiguous and joined.flags.owndata
+
+
+def test_a_long_table_in_many_blocks_reads_as_written(tmp_path, io_engine,
+                                                      tiny_blocks) -> None:
+    values = np.random.default_rng(4).normal(size=(3000, 3))
+    text = "a,b,c\n" + "".join(",".join(repr(float(v)) for v in row) + "\n" for row in values)
+    assert same_bits(read_features(write(tmp_path, "f.csv", text)).values, values)
+
+
 @pytest.mark.parametrize("unicode_first", [False, True])
 @pytest.mark.parametrize("bad_row", [3, 77, 119])
 def test_a_bad_cell_is_named_by_its_line_across_blocks(tmp_path, io_engine, tiny_blocks,

@@ -264,6 +264,36 @@ def _engines(size: int, delimiter: str | None, layout: _Layout) -> list[Callable
     return engines
 
 
+class _Rows:
+    """(R, F) float64 rows appended block by block into one growing array.
+
+    Blocks are copied straight into place (no list of parts joined at the end, which held
+    the rows twice). The array grows by doubling; capacity beyond the rows written is never
+    touched, so it costs address space, not memory, and is cut off at the end.
+    """
+
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.rows = 0
+        self._array = np.empty((0, width))
+
+    def add(self, values: np.ndarray) -> None:
+        """Append ``values`` (r, F), in any memory order."""
+        end = self.rows + values.shape[0]
+        if end > self._array.shape[0]:
+            grown = np.empty((max(end, 2 * self._array.shape[0], 1024), self.width))
+            grown[:self.rows] = self._array[:self.rows]
+            self._array = grown
+        self._array[self.rows:end] = values
+        self.rows = end
+
+    def array(self) -> np.ndarray:
+        """(R, F) the rows, C-contiguous, owning exactly their memory."""
+        array, self._array = self._array, np.empty((0, self.width))
+        array.resize((self.rows, self.width), refcheck=False)  # (no views of it exist)
+        return array
+
+
 def _read_rows(table: TextTable, layout: _Layout,
                allow_nonfinite: bool) -> tuple[np.ndarray, list[str] | None]:
     delimiter = table.delimiter
@@ -272,25 +302,22 @@ def _read_rows(table: TextTable, layout: _Layout,
     def slow(block: Block) -> tuple[tuple, np.ndarray]:
         return _slow_block(block, table, layout, allow_nonfinite)
 
-    parts: list[np.ndarray] = []
+    rows = _Rows(len(layout.columns))
     id_parts: list = []
-    rows = 0
     for block in table.blocks(include_first=not layout.has_header):
         if not len(block):
             continue
         if engines is None:  # one choice for the whole table, by its first block
             engines = _engines(len(block), delimiter, layout)
         (values, ids), lines = parse_block(block, delimiter, engines, slow)
-        table.rows.add(rows, block.first_line, lines)
+        table.rows.add(rows.rows, block.first_line, lines)
         if not allow_nonfinite:
-            _check_finite(values, table, layout, rows)
-        parts.append(values)
+            _check_finite(values, table, layout, rows.rows)
+        rows.add(values)
+        del values
         if ids is not None:
             id_parts.extend(ids)
-        rows += values.shape[0]
-    width = len(layout.columns)
-    values = np.concatenate(parts) if parts else np.zeros((0, width))
-    return values, (id_parts if layout.id_index is not None else None)
+    return rows.array(), (id_parts if layout.id_index is not None else None)
 
 
 def _numpy_block(text: str | bytes, delimiter: str | None, ncols: int,

@@ -56,9 +56,9 @@ def features_block(pl: ModuleType, text: str | bytes, delimiter: str, ncols: int
               for k, name in enumerate(names)}
     frame = _read_block(pl, text, delimiter, schema)
     features = [name for k, name in enumerate(names) if k != id_index]
-    # (not to_numpy(order="c"): faster, but its buffers come from polars' allocator, which
-    # keeps them after the blocks are joined: +30-70 MB peak on the 1e6 command, 2+2 runs)
-    values = np.ascontiguousarray(frame.select(features).to_numpy(), dtype=np.float64)
+    # row-major from polars (its own transpose is faster than numpy's copy of the
+    # column-major array); the caller copies it into the (N, F) rows and drops it
+    values = frame.select(features).to_numpy(order="c")
     if id_index is None:
         return values, None
     ids = frame[names[id_index]].to_list()

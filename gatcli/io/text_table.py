@@ -193,11 +193,18 @@ class Block:
     are: no decode and re-encode of a large input); otherwise it holds the text.
     """
 
-    __slots__ = ("_text", "data", "first_line")
+    __slots__ = ("_breaks", "_text", "data", "first_line")
 
     def __init__(self, text: str | None, first_line: int, data: bytes | None = None) -> None:
         assert (text is None) != (data is None)
         self._text, self.data, self.first_line = text, data, first_line
+        self._breaks = -1
+
+    def line_breaks(self) -> int:
+        """The number of line breaks in the block (counted once)."""
+        if self._breaks < 0:
+            self._breaks = count_lines(self.raw)
+        return self._breaks
 
     @property
     def text(self) -> str:
@@ -259,7 +266,11 @@ def _open_stream(path: str, what: str) -> tuple[BinaryIO, list[BinaryIO]]:
         head = raw.read(2)
     except OSError as exc:  # e.g. EISDIR on some systems, EIO
         raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
-    stream: BinaryIO = io.BufferedReader(_Prefixed(head, raw), READ_BYTES)
+    if path != STDIO and raw.seekable():  # a regular file: read again from the start
+        raw.seek(-len(head), io.SEEK_CUR)
+        stream: BinaryIO = raw
+    else:  # a pipe or stdin: the two bytes read are put back in front
+        stream = io.BufferedReader(_Prefixed(head, raw), READ_BYTES)
     if head == GZIP_MAGIC:
         stream = gzip.GzipFile(fileobj=stream, mode="rb")
         to_close.append(stream)
@@ -334,7 +345,7 @@ class TextBlocks:
                             pending, pending_size = [block.data], len(block.data)
                             break
                         yield block
-                        line += count_lines(block.data)  # type: ignore[arg-type]
+                        line += block.line_breaks()
                     del data
                     if final:
                         return
@@ -721,7 +732,7 @@ def parse_block(block: Block, delimiter: str | None, fast: list[FastParse],
     if tried:
         result = _first_success(fast, raw)
         if result is not None:
-            if len(result[0]) == count_lines(raw):
+            if len(result[0]) == block.line_breaks():
                 return result, None
             return result, _record_lines(block, delimiter)
     del raw
