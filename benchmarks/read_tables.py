@@ -11,6 +11,12 @@ whole-command measurement lives in benchmarks/io_write.py and benchmarks/run.py;
 ``read_case`` can be called from such a harness so both run in one harness run.
 
     python benchmarks/read_tables.py --cases 1e6 --repeats 3
+    python benchmarks/read_tables.py --cases 1e6 --repeats 5 --in-process
+
+``--in-process`` times the features reads in one process after the imports (what the
+issue's comparison of readers measured): numpy.loadtxt, gat with either engine, and bare
+``polars.read_csv`` with a Float64 schema for reference (the parser gat's polars engine
+drives, without gat's checks, blocks and copy into a numpy array), interleaved.
 """
 
 from __future__ import annotations
@@ -87,13 +93,64 @@ def read_case(folder: Path, repeats: int) -> dict:
     return results
 
 
+def in_process(path: Path, repeats: int) -> dict:
+    """Median seconds of each features read of ``path`` in this process, interleaved."""
+    import numpy as np
+    import polars as pl
+
+    from gatcli.io.readers import read_features
+
+    width = len(path.open().readline().split(","))
+    schema = {f"c{k}": pl.Float64 for k in range(width)}
+
+    def gat(engine: str) -> None:
+        os.environ["GAT_IO_ENGINE"] = engine
+        try:
+            read_features(str(path))
+        finally:
+            os.environ.pop("GAT_IO_ENGINE")
+
+    readers = {
+        "numpy.loadtxt": lambda: np.loadtxt(path, delimiter=",", skiprows=1),
+        "gat (numpy engine)": lambda: gat("numpy"),
+        "gat (polars engine)": lambda: gat("polars"),
+        "bare polars.read_csv (reference)": lambda: pl.read_csv(
+            path, has_header=False, skip_lines=1, schema=schema).to_numpy(),
+    }
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    load = [os.getloadavg()[0]]
+    gat("polars")  # (first use of polars: its start-up is not the parse)
+    for _ in range(repeats):
+        for name, read in readers.items():
+            start = time.perf_counter()
+            read()
+            times[name].append(time.perf_counter() - start)
+    load.append(os.getloadavg()[0])
+    return {name: {"median_s": statistics.median(found), "load": load}
+            for name, found in times.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", default="1e6")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--in-process", action="store_true",
+                        help="features reads in one process (see the module doc)")
     args = parser.parse_args()
+    if args.in_process:
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')}  in process, repeats {args.repeats}")
+        print("| case | reader | median s | loadtxt / this | load |\n|---|---|---|---|---|")
+        for name in args.cases.split(","):
+            found = in_process(prepare(args.cache, name, csv=True) / "features.csv",
+                               args.repeats)
+            base = found["numpy.loadtxt"]["median_s"]
+            for reader, res in found.items():
+                print(f"| {name} | {reader} | {res['median_s']:.3f} | "
+                      f"{base / res['median_s']:.2f}x | "
+                      f"{res['load'][0]:.1f}-{res['load'][1]:.1f} |", flush=True)
+        return
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}  load {os.getloadavg()[0]:.2f}  "
           f"repeats {args.repeats}", flush=True)
     print("| case | variant | file MB | median s | x vs loadtxt | peak RSS MB | load |")
