@@ -15,6 +15,7 @@ The text is defined by the numpy path; the polars path (``gatcli[fast]``) writes
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -90,16 +91,55 @@ def quote_fields(texts: np.ndarray | Sequence[str], sep: str) -> np.ndarray:
 
 
 class Texts:
-    """(N,) quoted fields (node ids), converted to polars once however many rows use them."""
+    """(N,) fields of a text column (node ids), converted to polars once however many rows
+    use them.
+
+    fields: (N,) str, already quoted (:func:`quote_fields`), or (N,) integers, written in
+    decimal (they never need quotes). :meth:`positions` makes the ids 0..N-1 without an
+    array of them to index.
+    """
 
     def __init__(self, fields: np.ndarray) -> None:
         self.fields = fields
+        self.numbers = fields.dtype.kind in "iu"
+        self.is_positions = False
+        self._text: np.ndarray | None = None
         self._series = None
+        self._controls: frozenset[str] | None = None
 
-    def series(self, pl: ModuleType):
+    @classmethod
+    def positions(cls, n: int) -> Texts:
+        """The ids 0..n-1 (rows are nodes)."""
+        texts = cls(np.arange(n, dtype=np.int32 if n < 2 ** 31 else np.int64))
+        texts.is_positions = True
+        return texts
+
+    def text(self) -> np.ndarray:
+        """(N,) str: the fields as written."""
+        if self._text is None:
+            self._text = self.fields.astype(str) if self.numbers else self.fields
+        return self._text
+
+    def column(self, pl: ModuleType, index: Rows):
+        """A polars Series of the fields ``index`` selects: String, or integers."""
+        if self.numbers:
+            return pl.Series(index if self.is_positions and not isinstance(index, slice)
+                             else self.fields[index])
         if self._series is None:
             self._series = pl.Series(self.fields.tolist(), dtype=pl.String)
-        return self._series
+        if isinstance(index, slice):
+            return self._series.slice(index.start, index.stop - index.start)
+        return self._series.gather(index)
+
+    def controls(self) -> frozenset[str]:
+        """The control characters (code points 1-31) that occur in the fields."""
+        if self._controls is None:
+            found: frozenset[str] = frozenset()
+            if not self.numbers and self.fields.size and self.fields.dtype.itemsize:
+                codes = _code_points(self.fields)
+                found = frozenset(chr(c) for c in np.unique(codes[(codes > 0) & (codes < 32)]))
+            self._controls = found
+        return self._controls
 
 
 @dataclass(frozen=True)
@@ -122,26 +162,36 @@ Column = TextColumn | Constant | np.ndarray
 
 Rows = slice | np.ndarray
 
+#: cells per chunk of the polars path (about 10 MB of text; the frame a few MB more)
+POLARS_CELLS_PER_CHUNK = 1 << 20
+
+
+def _cells_per_row(columns: Sequence[Column]) -> int:
+    return sum(1 if not isinstance(col, np.ndarray) else
+               int(np.prod(col.shape[1:], dtype=np.int64)) for col in columns)
+
 
 def write_table(out: BinaryIO, columns: Sequence[Column], n_rows: int, sep: str) -> None:
     """Write ``n_rows`` rows of the cells of ``columns`` (text already quoted), in chunks.
 
     The polars path is used when :func:`gatcli.io.fast.polars_for_size` gives polars (not
     for a small table: :data:`gatcli.io.fast.SMALL_OUTPUT_CELLS`); the bytes are the same
-    either way.
+    either way. Chunks: :data:`ROWS_PER_CHUNK` rows (numpy), about
+    :data:`POLARS_CELLS_PER_CHUNK` cells (polars).
     """
-    cells = n_rows * sum(1 if not isinstance(col, np.ndarray) else
-                         int(np.prod(col.shape[1:], dtype=np.int64)) for col in columns)
-    pl = polars_for_size(cells, SMALL_OUTPUT_CELLS)
-    for start in range(0, n_rows, ROWS_PER_CHUNK):
-        rows = slice(start, min(start + ROWS_PER_CHUNK, n_rows))
-        text = _text_numpy(columns, rows, sep) if pl is None else _text_polars(
-            pl, columns, rows, sep)
-        out.write(text.encode("utf-8"))
+    per_row = _cells_per_row(columns)
+    pl = polars_for_size(n_rows * per_row, SMALL_OUTPUT_CELLS)
+    step = ROWS_PER_CHUNK if pl is None else max(1, POLARS_CELLS_PER_CHUNK // max(per_row, 1))
+    for start in range(0, n_rows, step):
+        rows = slice(start, min(start + step, n_rows))
+        if pl is None:
+            out.write(_text_numpy(columns, rows, sep).encode("utf-8"))
+        else:
+            out.write(_text_polars(pl, columns, rows, sep))
 
 
 def _texts(col: TextColumn, rows: Rows) -> np.ndarray:
-    return col.texts.fields[rows if col.index is None else col.index[rows]]
+    return col.texts.text()[rows if col.index is None else col.index[rows]]
 
 
 def _floats(col: np.ndarray, rows: Rows) -> np.ndarray:
@@ -169,85 +219,116 @@ def _text_numpy(columns: Sequence[Column], rows: Rows, sep: str) -> str:
     return "".join(sep.join(row) + "\n" for row in block.tolist())
 
 
-def _polars_agrees(values: np.ndarray) -> np.ndarray:
-    """(n, k) bool: where polars writes ``values`` (n, k) as numpy does (see _POLARS_AGREES)."""
-    bounds = _POLARS_AGREES.get(values.dtype)
-    if bounds is None:
-        return np.zeros(values.shape, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        magnitude = np.abs(values)
-        return ((magnitude >= bounds[0]) & (magnitude < bounds[1])) | (values == 0)
+def _range_bits(dtype: np.dtype) -> tuple[np.unsignedinteger, np.unsignedinteger]:
+    """The bit patterns (sign cleared) of the smallest ``dtype`` values at or above the bounds
+    of _POLARS_AGREES: |x| is in the range exactly when its bits are in [low, high)."""
+    uint = np.dtype(f"u{dtype.itemsize}")
+    found = []
+    for bound in _POLARS_AGREES[dtype]:
+        value = np.array(bound, dtype=dtype)
+        if value < bound:
+            value = np.nextafter(value, dtype.type(np.inf))
+        found.append(value.view(uint)[()])
+    return found[0], found[1]
 
 
-#: rows per chunk that polars may leave to numpy before the chunk is written as text columns
-#: (each such row costs two more polars write_csv calls, ~1 ms each; casting a float column
-#: of a 64k-row chunk to text costs a few ms: attention CSV at 1M edges, where ~0.3% of the
-#: alphas are under 1e-4, was written 1.6-2.6x faster with 8 than with 64)
-_ODD_ROWS_APART = 8
+def _odd_cells(values: np.ndarray) -> np.ndarray:
+    """(m,) indices of the cells of ``values`` (n,) that polars does not write as numpy does:
+    outside the range of _POLARS_AGREES and not zero (tiny, subnormal, huge, NaN, inf)."""
+    if values.dtype not in _POLARS_AGREES:
+        return np.arange(values.shape[0])
+    low, high = _range_bits(values.dtype)
+    uint = low.dtype.type
+    magnitude = values.view(uint) & uint(np.iinfo(uint).max >> 1)  # ordered as |x|; NaN last
+    odd = np.flatnonzero((magnitude - low) >= high - low)  # unsigned: wraps below low
+    return odd[magnitude[odd] != 0]
 
 
-def _text_polars(pl: ModuleType, columns: Sequence[Column], rows: slice, sep: str) -> str:
-    """The same text as :func:`_text_numpy`, written by polars.
+#: control characters that may stand for a cell polars leaves to numpy (never in a number's
+#: text, nor a line end or a tab; one that occurs in no field of the table is chosen)
+_PLACEHOLDERS = [chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r"]
 
-    polars writes the rows whose numbers it formats as numpy does; the rows between them
-    (usually a handful: tiny, huge, NaN, inf) are written by numpy in their places. A chunk
-    with many such rows has its odd cells replaced by numpy's text instead.
+
+def _placeholder(columns: Sequence[Column], sep: str) -> str | None:
+    """A control character in no field of ``columns`` and not ``sep``, or None."""
+    used = {sep}
+    for col in columns:
+        if isinstance(col, TextColumn):
+            used |= col.texts.controls()
+        elif isinstance(col, Constant):
+            used |= set(col.text)
+    return next((c for c in _PLACEHOLDERS if c not in used), None)
+
+
+def _text_polars(pl: ModuleType, columns: Sequence[Column], rows: slice, sep: str) -> bytes:
+    """The same text as :func:`_text_numpy` (UTF-8 bytes), written by polars.
+
+    polars writes every cell whose number it formats as numpy does; the others (usually a
+    handful: tiny, huge, subnormal, NaN, inf) are written as null, shown as a placeholder
+    character that occurs nowhere else in the chunk, and the placeholders are replaced, in
+    order, by numpy's text of those cells. Without such a character (ids holding every
+    control character) a chunk with odd cells is written by numpy.
     """
     n = _n_rows(rows)
-    agree = [_polars_agrees(_floats(col, rows)) for col in columns
-             if isinstance(col, np.ndarray)]
-    odd = np.zeros(n, dtype=bool)
-    for mask in agree:
-        odd |= ~mask.all(axis=1)
-    odd_rows = np.flatnonzero(odd)
-    if odd_rows.size > _ODD_ROWS_APART:
-        return _polars_csv(pl, _polars_frame(pl, columns, rows, agree), sep)
-    frame = _polars_frame(pl, columns, rows)
-    pieces = []
-    previous = 0
-    for row in odd_rows.tolist():
-        if row > previous:
-            pieces.append(_polars_csv(pl, frame.slice(previous, row - previous), sep))
-        pieces.append(_text_numpy(columns, np.array([rows.start + row]), sep))
-        previous = row + 1
-    if previous < n:
-        pieces.append(_polars_csv(pl, frame.slice(previous, n - previous), sep))
-    return "".join(pieces)
-
-
-def _polars_csv(pl: ModuleType, frame, sep: str) -> str:
-    return frame.write_csv(include_header=False, separator=sep, quote_style="never",
-                           line_terminator="\n")
-
-
-def _polars_frame(pl: ModuleType, columns: Sequence[Column], rows: slice,
-                  agree: list[np.ndarray] | None = None):
-    """A polars DataFrame of ``rows``: text as String, numbers as floats; with ``agree`` (per
-    float column, (n, k) bool) a float column with a False cell becomes String, with
-    numpy's text in those cells."""
-    n = _n_rows(rows)
     series = []
-    floats = 0
+    odd_rows, odd_cells, odd_texts = [], [], []
+    cell = 0
     for col in columns:
         if isinstance(col, Constant):
-            series.append(pl.repeat(col.text, n, dtype=pl.String, eager=True))
-        elif isinstance(col, TextColumn):
-            whole = col.texts.series(pl)
-            if col.index is None:
-                series.append(whole.slice(rows.start, n))
+            if series and isinstance(series[-1], str):  # neighbours: one literal "a,b"
+                series[-1] += sep + col.text
             else:
-                series.append(whole.gather(col.index[rows]))
+                series.append(col.text)
+            cell += 1
+        elif isinstance(col, TextColumn):
+            series.append(col.texts.column(pl, rows if col.index is None else col.index[rows]))
+            cell += 1
         else:
             values = _floats(col, rows)
             for j in range(values.shape[1]):
-                column = pl.Series(np.ascontiguousarray(values[:, j]))
-                if agree is not None and not agree[floats][:, j].all():
-                    other = np.flatnonzero(~agree[floats][:, j])
-                    column = column.cast(pl.String).scatter(
-                        other, pl.Series(float_text(values[other, j]), dtype=pl.String))
+                numbers = np.ascontiguousarray(values[:, j])
+                column = pl.Series(numbers)
+                other = _odd_cells(numbers)
+                if other.size:
+                    column = column.scatter(other, None)
+                    odd_rows.append(other)
+                    odd_cells.append(np.full(other.size, cell + j))
+                    odd_texts.append(float_text(numbers[other]))
                 series.append(column)
-            floats += 1
-    return pl.DataFrame({f"c{k}": s for k, s in enumerate(series)})
+            cell += values.shape[1]
+    placeholder = _placeholder(columns, sep) if odd_rows else ""
+    if placeholder is None:
+        return _text_numpy(columns, rows, sep).encode("utf-8")
+    names = [f"c{k}" for k in range(len(series))]
+    frame = pl.DataFrame({name: s for name, s in zip(names, series) if not isinstance(s, str)})
+    if frame.width < len(series):  # constants as literals: no column of n copies
+        frame = (frame.select([pl.lit(s, dtype=pl.String).alias(name)
+                               if isinstance(s, str) else pl.col(name)
+                               for name, s in zip(names, series)]) if frame.width else
+                 pl.DataFrame({name: pl.repeat(s, n, dtype=pl.String, eager=True)
+                               for name, s in zip(names, series)}))
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, separator=sep, quote_style="never",
+                    line_terminator="\n", null_value=placeholder)
+    del frame, series
+    text = buffer.getvalue()
+    if not odd_rows:
+        return text
+    rows_at, cells_at = np.concatenate(odd_rows), np.concatenate(odd_cells)
+    order = np.lexsort((cells_at, rows_at))  # the order of the cells in the text
+    texts = np.concatenate(odd_texts)[order].tolist()
+    mark = placeholder.encode()
+    view = memoryview(text)
+    pieces: list[bytes | memoryview] = []
+    start = 0
+    for cell_text in texts:
+        at = text.find(mark, start)
+        if at < 0:  # cannot happen: polars wrote a placeholder for every odd cell
+            raise AssertionError(f"fewer placeholders than the {len(texts)} odd cells")
+        pieces += (view[start:at], cell_text.encode())
+        start = at + 1
+    pieces.append(view[start:])
+    return b"".join(pieces)
 
 
 def header_line(names: Sequence[str], sep: str) -> bytes:
@@ -255,15 +336,26 @@ def header_line(names: Sequence[str], sep: str) -> bytes:
     return (sep.join(quote_fields(list(names), sep).tolist()) + "\n").encode("utf-8")
 
 
-def write_embeddings_text(out: BinaryIO, embeddings: np.ndarray, ids: np.ndarray,
+def id_texts(ids: np.ndarray | None, n: int, sep: str) -> Texts:
+    """The (n,) ids as a text column: None means 0..n-1, integers are written in decimal,
+    anything else as its text, quoted where needed."""
+    if ids is None:
+        return Texts.positions(n)
+    ids = np.asarray(ids)
+    if ids.dtype.kind in "iu":
+        return Texts(ids)
+    return Texts(quote_fields(ids.astype(str), sep))
+
+
+def write_embeddings_text(out: BinaryIO, embeddings: np.ndarray, ids: np.ndarray | None,
                           id_column: str, sep: str) -> None:
     """Header ``id_column,h0,...,h{C-1}``, then one row per node: its id, its C values.
 
-    embeddings: (N, C); ids: (N,) the ids as text.
+    embeddings: (N, C); ids: (N,) the ids (text or integers), or None for 0..N-1.
     """
     names = [id_column] + [f"h{k}" for k in range(embeddings.shape[1])]
     out.write(header_line(names, sep))
-    write_table(out, [TextColumn(Texts(quote_fields(ids, sep))), embeddings],
+    write_table(out, [TextColumn(id_texts(ids, embeddings.shape[0], sep)), embeddings],
                 embeddings.shape[0], sep)
 
 
@@ -278,10 +370,10 @@ def write_attention_rows(out: BinaryIO, layer: int, graph: Graph, alpha: np.ndar
                          ids: Texts, sep: str) -> None:
     """Rows ``layer,head,target,source,alpha`` of one layer, grouped by head then target.
 
-    alpha: (E, H) in ``graph``'s CSR order; ids: the (N,) ids quoted by :func:`quote_fields`.
+    alpha: (E, H) in ``graph``'s CSR order; ids: the (N,) ids (:func:`id_texts`).
     """
     targets = TextColumn(ids, graph.targets())
     sources = TextColumn(ids, graph.sources)
     for h in range(alpha.shape[1]):
         write_table(out, [Constant(str(layer)), Constant(str(h)), targets, sources,
-                          np.ascontiguousarray(alpha[:, h])], graph.n_edges, sep)
+                          alpha[:, h]], graph.n_edges, sep)

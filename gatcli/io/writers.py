@@ -45,7 +45,7 @@ from gatcli.io.numpy_out import (
 from gatcli.io.parquet_out import AttentionParquet, polars_for_parquet, write_embeddings_parquet
 from gatcli.io.text_out import (
     Texts,
-    quote_fields,
+    id_texts,
     write_attention_header,
     write_attention_rows,
     write_embeddings_text,
@@ -194,8 +194,7 @@ def write_embeddings(path: str, embeddings: np.ndarray, ids: np.ndarray | None,
     n = embeddings.shape[0]
     with _opened(path, fmt) as out:
         if fmt.name in SEPARATORS:
-            write_embeddings_text(out, embeddings, _text_ids(ids, n), id_column,
-                                  SEPARATORS[fmt.name])
+            write_embeddings_text(out, embeddings, ids, id_column, SEPARATORS[fmt.name])
         elif fmt.name == "jsonl":
             write_embeddings_jsonl(out, embeddings, ids)
         elif fmt.name == "w2v":
@@ -235,8 +234,7 @@ class AttentionWriter:
         name = self.fmt.name
         if name in SEPARATORS:
             write_attention_header(self._out, SEPARATORS[name])
-            self._sink = Texts(quote_fields(_text_ids(self.ids, self.n_nodes),
-                                            SEPARATORS[name]))
+            self._sink = id_texts(self.ids, self.n_nodes, SEPARATORS[name])
         elif name == "npz":
             self._sink = NpzStream(self._out)
             self._sink.add("ids", _text_ids(self.ids, self.n_nodes))
