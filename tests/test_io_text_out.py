@@ -11,6 +11,8 @@ import pytest
 from gatcli.graph import build_graph
 from gatcli.io.text_out import (
     ROWS_PER_CHUNK,
+    Constant,
+    TextColumn,
     Texts,
     float_text,
     quote_fields,
@@ -148,3 +150,118 @@ def test_attention_rows_round_trip_with_awkward_ids(io_engine):
                 for h in range(2)
                 for e, (t, s) in enumerate(zip(graph.targets(), graph.sources))]
     assert table[1:] == expected
+
+
+# -- the polars path's odd cells: placeholders, chunk borders, fallback ----------------------
+
+
+def cell_text(value) -> str:
+    """numpy's text of one number, by the scalar's own str (float32) or Python's repr
+    (float64): independent of the table writers."""
+    if isinstance(value, np.float32):
+        return str(value)
+    return repr(float(value))
+
+
+def expected_table(ids: list[str], quoted: dict[str, str], values: np.ndarray,
+                   sep: str = ",") -> bytes:
+    """Rows ``id,v1,...`` built cell by cell; ``quoted`` maps an id to its written field."""
+    lines = [sep.join([quoted.get(node, node)] + [cell_text(v) for v in row]) + "\n"
+             for node, row in zip(ids, values)]
+    return "".join(lines).encode()
+
+
+ODD = [1e-30, np.nan, -np.inf, np.inf, 3e20, -1e-5, -0.0, 0.0, 5e-324]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_odd_cells_at_chunk_and_row_borders(monkeypatch, io_engine, dtype):
+    """Odd cells on the first and last rows of every small chunk, in the first and last
+    column, several in one row, and whole rows of them; ids with commas, quotes, unicode."""
+    from gatcli.io import text_out
+
+    monkeypatch.setattr(text_out, "POLARS_CELLS_PER_CHUNK", 4 * 7)  # 7 rows of 4 cells
+    monkeypatch.setattr(text_out, "ROWS_PER_CHUNK", 7)
+    n = 7 * 5 + 3
+    rng = np.random.default_rng(5)
+    values = rng.uniform(0.5, 2.0, size=(n, 3)).astype(dtype)
+    odd = np.array(ODD, dtype=np.float64).astype(dtype)  # 5e-324 -> 0 in float32
+    for row in list(range(0, n, 7)) + list(range(6, n, 7)) + [n - 1]:
+        values[row, row % 3] = odd[row % len(odd)]
+    values[0, :] = odd[:3]
+    values[13, 0], values[13, 2] = odd[3], odd[5]
+    values[20] = np.array(ODD[6:], dtype=np.float64).astype(dtype)
+    ids = [AWKWARD_IDS[k % len(AWKWARD_IDS)] for k in range(n)]
+    quoted = {"a,b": '"a,b"', 'say "hi"': '"say ""hi"""', " lead": '" lead"',
+              "trail ": '"trail "', "new\nline": '"new\nline"', "cr\rin": '"cr\rin"',
+              "hash#tag": '"hash#tag"'}
+    out = io.BytesIO()
+    write_embeddings_text(out, values, np.array(ids), "id", ",")
+    assert out.getvalue() == b"id,h0,h1,h2\n" + expected_table(ids, quoted, values)
+
+
+def test_no_placeholder_left_falls_back_to_numpy_text(monkeypatch, io_engine):
+    """Ids holding every control character a placeholder could be: the chunks with odd
+    cells are written by numpy, the others by polars; the same bytes either way."""
+    from gatcli.io import text_out
+
+    monkeypatch.setattr(text_out, "POLARS_CELLS_PER_CHUNK", 3 * 4)
+    every = "".join(chr(c) for c in range(1, 32) if chr(c) not in "\t\n\r")
+    ids = ["x" + every + "y", "plain", "ü,"] * 4
+    quoted = {"ü,": '"ü,"'}
+    values = np.arange(1, 25, dtype=np.float64).reshape(12, 2) / 8
+    values[1, 1], values[9, 0] = 1e-7, np.nan
+    assert text_out._placeholder([TextColumn(Texts(np.array(ids)))], ",") is None
+    out = io.BytesIO()
+    write_embeddings_text(out, values, np.array(ids), "id", ",")
+    assert out.getvalue() == b"id,h0,h1\n" + expected_table(ids, quoted, values)
+
+
+def test_placeholder_avoids_the_control_characters_in_the_ids(monkeypatch, io_engine):
+    from gatcli.io import text_out
+
+    ids = np.array(["a\x01b", "c\x02", "d"])
+    assert text_out._placeholder([TextColumn(Texts(ids))], ",") == "\x03"
+    assert text_out._placeholder([TextColumn(Texts(ids)), Constant("\x03")], "\x04") == "\x05"
+    values = np.array([[1e-9], [np.inf], [0.5]], dtype=np.float32)
+    out = io.BytesIO()
+    write_embeddings_text(out, values, ids, "id", ",")
+    assert out.getvalue() == b"id,h0\na\x01b,1e-09\nc\x02,inf\nd,0.5\n"
+
+
+def test_integer_ids_and_rows_are_written_in_decimal(io_engine):
+    values = np.array([[0.25], [1e-8], [-3.0]], dtype=np.float32)
+    for ids, text in ((None, b"0\n1\n2"), (np.array([7, -1, 10 ** 12]), b"7\n-1\n1000000000000")):
+        out = io.BytesIO()
+        write_embeddings_text(out, values, ids, "node", "\t")
+        first = [line.split(b"\t")[0] for line in out.getvalue().splitlines()]
+        assert first == [b"node"] + text.split(b"\n")
+        assert out.getvalue().splitlines()[1:] == [
+            first[1] + b"\t0.25", first[2] + b"\t1e-08", first[3] + b"\t-3.0"]
+
+
+@pytest.mark.parametrize("ids", [None, ["n,0", 'n"1', "n2", "ñ3", "n 4 "]])
+def test_attention_rows_in_small_chunks_match_cell_by_cell(monkeypatch, io_engine, ids):
+    """Layer, head, target, source, alpha: every row built independently, the alphas with
+    odd values (tiny, subnormal, zero) at chunk borders."""
+    from gatcli.io import text_out
+
+    monkeypatch.setattr(text_out, "POLARS_CELLS_PER_CHUNK", 5 * 4)
+    monkeypatch.setattr(text_out, "ROWS_PER_CHUNK", 4)
+    graph = build_graph(np.array([0, 1, 2, 3, 4, 4, 1, 0]), np.array([1, 2, 0, 0, 3, 0, 4, 4]),
+                        5, self_loops=True)
+    rng = np.random.default_rng(6)
+    alpha = rng.uniform(0.01, 1.0, size=(graph.n_edges, 2)).astype(np.float32)
+    alpha[::4, 0] = np.float32(3e-5)
+    alpha[3::4, 1] = np.float32(1e-45)
+    alpha[5, 1] = 0.0
+    texts = text_out.id_texts(None if ids is None else np.array(ids), 5, ",")
+    names = [str(k) for k in range(5)] if ids is None else ids
+    field = {"n,0": '"n,0"', 'n"1': '"n""1"', "n 4 ": '"n 4 "'}
+    out = io.BytesIO()
+    write_attention_rows(out, 3, graph, alpha, texts, ",")
+    expected = "".join(
+        f"3,{h},{field.get(names[t], names[t])},{field.get(names[s], names[s])},"
+        f"{cell_text(alpha[e, h])}\n"
+        for h in range(2) for e, (t, s) in enumerate(zip(graph.targets(), graph.sources)))
+    assert out.getvalue() == expected.encode()

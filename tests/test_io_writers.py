@@ -158,3 +158,17 @@ def test_attention_unknown_extension(tmp_path, run):
     ids, result = run
     with pytest.raises(GatError, match="extension"):
         write_attention(str(tmp_path / "att.json"), result.graphs, result.attention, ids)
+
+
+def test_nonfinite_float64_embeddings_and_attention_without_ids(tmp_path, io_engine):
+    """With allow_nonfinite: NaN and inf written as numpy does (``nan``, ``inf``), next to
+    ``-0.0`` and a subnormal; ids None are the rows 0..N-1 in both files."""
+    values = np.array([[np.nan, -0.0], [5e-324, -np.inf], [0.1, 1e16]])
+    write_embeddings(str(tmp_path / "e.csv"), values, None, allow_nonfinite=True)
+    assert (tmp_path / "e.csv").read_bytes() == (
+        b"id,h0,h1\n0,nan,-0.0\n1,5e-324,-inf\n2,0.1,1e+16\n")
+    graph = build_graph(np.array([0, 2]), np.array([1, 1]), 3, self_loops=False)
+    alpha = np.array([[np.nan], [2.5e-5]], dtype=np.float32)
+    write_attention(str(tmp_path / "a.tsv"), [graph], [alpha], None, allow_nonfinite=True)
+    assert (tmp_path / "a.tsv").read_bytes() == (
+        b"layer\thead\ttarget\tsource\talpha\n0\t0\t1\t0\tnan\n0\t0\t1\t2\t2.5e-05\n")
