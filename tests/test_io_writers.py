@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 
 import numpy as np
 import pytest
@@ -172,3 +173,79 @@ def test_nonfinite_float64_embeddings_and_attention_without_ids(tmp_path, io_eng
     write_attention(str(tmp_path / "a.tsv"), [graph], [alpha], None, allow_nonfinite=True)
     assert (tmp_path / "a.tsv").read_bytes() == (
         b"layer\thead\ttarget\tsource\talpha\n0\t0\t1\t0\tnan\n0\t0\t1\t2\t2.5e-05\n")
+
+
+def test_writer_thread_keeps_the_order_and_raises_a_write_error_in_the_caller(monkeypatch):
+    from gatcli.io.writers import WriterThread
+
+    class Sink:
+        def __init__(self, fail_at=None):
+            self.data, self.fail_at, self.synced = [], fail_at, 0
+
+        def write(self, data):
+            if len(self.data) == self.fail_at:
+                raise OSError(28, "No space left on device")
+            self.data.append(data)
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            return -1
+
+    monkeypatch.setattr(WriterThread, "SYNC_BYTES", 10)
+    monkeypatch.setattr("gatcli.io.writers.os.fsync", lambda fd: None)
+    sink = Sink()
+    thread = WriterThread(sink)
+    chunks = [bytes([65 + k]) * (k + 3) for k in range(20)]
+    for chunk in chunks:
+        thread.write(memoryview(chunk))
+    thread.close()
+    assert sink.data == chunks
+    failing = WriterThread(Sink(fail_at=3))
+    with pytest.raises(OSError, match="No space"):
+        for chunk in chunks:
+            failing.write(chunk)
+        failing.close()
+    with pytest.raises(OSError, match="No space"):
+        failing.close()
+
+
+def test_attention_file_through_the_writer_thread_is_complete(tmp_path, monkeypatch, run,
+                                                               io_engine):
+    """Chunks and syncs of a few bytes: the same file as written in one piece (to stdout)."""
+    from gatcli.io import text_out
+    from gatcli.io.writers import WriterThread
+
+    ids, result = run
+    monkeypatch.setattr(WriterThread, "SYNC_BYTES", 64)
+    monkeypatch.setattr(text_out, "ROWS_PER_CHUNK", 3)
+    monkeypatch.setattr(text_out, "POLARS_CELLS_PER_CHUNK", 15)
+    write_attention(str(tmp_path / "att.csv"), result.graphs, result.attention, ids)
+    lines = [["layer", "head", "target", "source", "alpha"]]
+    for layer, (graph, alpha) in enumerate(zip(result.graphs, result.attention)):
+        for h in range(alpha.shape[1]):
+            lines += [[str(layer), str(h), ids[t], ids[s], repr(float(alpha[e, h]))]
+                      for e, (t, s) in enumerate(zip(graph.targets(), graph.sources))]
+    assert (tmp_path / "att.csv").read_bytes() == "".join(
+        ",".join(line) + "\n" for line in lines).encode()
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_attention_write_error_on_the_writer_thread_keeps_the_old_file(tmp_path, monkeypatch,
+                                                                      run, error):
+    """A full disk (or Ctrl-C inside a write) met by the writer thread ends the run in the
+    caller as it would without the thread: the old file stays, no temporary is left."""
+    from error_cases import FailingFile
+
+    from gatcli.io import atomic
+
+    ids, result = run
+    real = atomic._open_temp
+    monkeypatch.setattr(atomic, "_open_temp", lambda fd: FailingFile(real(fd), 100, error))
+    path = tmp_path / "att.csv"
+    path.write_bytes(b"old\n")
+    with pytest.raises(GatError if isinstance(error, OSError) else KeyboardInterrupt):
+        write_attention(str(path), result.graphs, result.attention, ids)
+    assert path.read_bytes() == b"old\n"
+    assert os.listdir(tmp_path) == ["att.csv"]

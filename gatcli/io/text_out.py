@@ -6,11 +6,20 @@ The text is defined by the numpy path; the polars path (``gatcli[fast]``) writes
   writes it (``values.astype(str)``: ``0.1``, ``-0.0``, ``1e-05``, ``1.5e+20``, ``nan``,
   ``inf``). polars' float-to-text agrees with numpy's digit for digit where numpy writes a
   plain decimal (``1e-4 <= |x| < 1e6`` for float32, ``< 1e16`` for float64, and zeros); the
-  few other values (tiny, huge, subnormal, NaN, inf) are formatted by numpy in both paths.
+  few other values (tiny, huge, subnormal, NaN, inf: "odd cells") are formatted by numpy in
+  both paths. polars writes an odd cell as null, shown as a placeholder: a control character
+  that occurs in no id of the table (nor is the separator); the placeholders are then
+  replaced, in order, by numpy's text of those cells, on the bytes. Should the ids hold every
+  such character, a chunk with odd cells is written by numpy instead.
+- integers (ids that are row numbers, or integer ids): decimal, by both paths.
 - fields: RFC 4180 quoting. A field holding the delimiter, a double quote, CR, LF or ``#``
   (gat's comment sign), or starting or ending with white space, is written in double quotes
   with every ``"`` doubled; other fields as they are. Quoting is decided once per id (not per
   row), by the same code for both paths.
+
+Tables are written in chunks (:data:`ROWS_PER_CHUNK` rows by numpy, about
+:data:`POLARS_CELLS_PER_CHUNK` cells by polars), each chunk's text handed to ``out`` at once,
+so memory stays within a chunk's text and frame whatever the table's length.
 """
 
 from __future__ import annotations

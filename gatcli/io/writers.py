@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import os
+import queue
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -207,6 +210,63 @@ def write_embeddings(path: str, embeddings: np.ndarray, ids: np.ndarray | None,
             write_embeddings_parquet(out, embeddings, ids, id_column)
 
 
+class WriterThread:
+    """Writes a regular file on a thread while the caller makes the next chunk, and syncs
+    it to disk every :attr:`SYNC_BYTES`, so the sync when the file is closed
+    (:func:`gatcli.io.atomic.atomic_writer`) has little left to wait for.
+
+    At most :attr:`PENDING` chunks wait (memory: that many chunks). A write error on the
+    thread is raised by the next :meth:`write` or by :meth:`close`; the chunks after it are
+    dropped. Call :meth:`close` before the file is closed.
+    """
+
+    PENDING = 1
+    SYNC_BYTES = 32 << 20
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(self.PENDING)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gat-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> int:
+        self._raise_error()
+        self._chunks.put(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        self._raise_error()
+
+    def close(self, raise_error: bool = True) -> None:
+        """Wait for the chunks handed over so far; raise the thread's write error, if any
+        (unless ``raise_error`` is False: the caller is failing anyway)."""
+        if self._thread.is_alive():
+            self._chunks.put(None)
+            self._thread.join()
+        if raise_error:
+            self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        unsynced = 0
+        while (data := self._chunks.get()) is not None:
+            if self._error is not None:
+                continue  # drain: the caller learns of the error at its next call
+            try:
+                self._out.write(data)
+                unsynced += len(data)
+                if unsynced >= self.SYNC_BYTES:
+                    self._out.flush()
+                    os.fsync(self._out.fileno())
+                    unsynced = 0
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                self._error = error
+
+
 class AttentionWriter:
     """Writes attention layer by layer, as the forward finishes each layer (pass it as
     ``forward_graphs(..., on_layer=writer)``), so a layer's alphas can be dropped at once.
@@ -228,11 +288,16 @@ class AttentionWriter:
         self._stack = contextlib.ExitStack()
         self._out: BinaryIO | None = None
         self._sink: Texts | NpzStream | AttentionParquet | None = None
+        self._thread: WriterThread | None = None
 
     def __enter__(self) -> AttentionWriter:
         self._out = self._stack.enter_context(_opened(self.path, self.fmt))
         name = self.fmt.name
         if name in SEPARATORS:
+            if not self.fmt.gzip and self.path != STDIO and (
+                    output_target(self.path).kind == "file"):
+                self._thread = WriterThread(self._out)
+                self._out = self._thread  # type: ignore[assignment]
             write_attention_header(self._out, SEPARATORS[name])
             self._sink = id_texts(self.ids, self.n_nodes, SEPARATORS[name])
         elif name == "npz":
@@ -259,13 +324,17 @@ class AttentionWriter:
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
         try:
+            if self._thread is not None:
+                self._thread.close(raise_error=kind is None)
             if kind is None and self._out is not None:
                 if isinstance(self._sink, NpzStream):
                     self._sink.close()
                 elif isinstance(self._sink, AttentionParquet):
                     self._sink.write(self._out)
-        finally:
-            self._stack.__exit__(kind, error, trace)
+        except BaseException:
+            self._stack.__exit__(*sys.exc_info())  # the file is not committed
+            raise
+        self._stack.__exit__(kind, error, trace)
 
 
 def write_attention(path: str, graphs: Sequence[Graph], attention: Sequence[np.ndarray],
