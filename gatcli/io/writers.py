@@ -220,7 +220,7 @@ class WriterThread:
     dropped. Call :meth:`close` before the file is closed.
     """
 
-    PENDING = 1
+    PENDING = 3
     SYNC_BYTES = 32 << 20
 
     def __init__(self, out: BinaryIO) -> None:
