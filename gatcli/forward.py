@@ -7,6 +7,8 @@ chosen nodes, not with the graph.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +149,22 @@ def forward_graphs(
         block_size=block_size, progress=progress, on_layer=on_layer)
 
 
+def release_mapped_pages(x: Any) -> None:
+    """Drop the pages of a read-only memory-mapped ``x`` (an ``.npy`` read with mmap) from
+    this process: they stay in the page cache, and a later read faults them back in, with
+    the same values. Anything else (an array in memory, a copy-on-write map) is left alone.
+
+    After the first layer the input is not read again, so its pages need not count in the
+    process's memory while the later layers run and their attention is written (at 1M
+    edges: 51 MB of features, of a 235 MB peak with ``--attention att.csv``).
+    """
+    mapped = getattr(x, "_mmap", None)
+    if (isinstance(x, np.memmap) and x.mode == "r" and mapped is not None
+            and hasattr(mmap, "MADV_DONTNEED")):
+        with contextlib.suppress(OSError, ValueError):
+            mapped.madvise(mmap.MADV_DONTNEED)
+
+
 def run_layers(
     engine: Any,
     model: Model,
@@ -173,6 +191,8 @@ def run_layers(
                              recorder=recorder,
                              keep_attention=keep_attention or on_layer is not None,
                              block_size=block_size, progress=step, engine=engine)
+        if k == 0:
+            release_mapped_pages(x)  # not read again (see the function)
         if on_layer is not None:
             on_layer(k, graph, alpha)
         attention.append(alpha if keep_attention else None)

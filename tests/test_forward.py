@@ -435,3 +435,47 @@ def test_rows_with_far_apart_logits_each_get_a_proper_softmax(dtype):
                                [5000 * small + 5001 * large, -5000 * large - 5001 * small],
                                rtol=1e-6)
     np.testing.assert_array_equal(result.embeddings[:4], 0)
+
+
+def _mapped_rss_kb(path) -> int:
+    """Resident kB of this process's mappings of ``path`` (/proc/self/smaps)."""
+    total, inside = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            first = line.split()[0] if line.strip() else ""
+            if "-" in first and not first.endswith(":"):  # a mapping's header line
+                inside = line.rstrip().endswith(str(path))
+            elif inside and first == "Rss:":
+                total += int(line.split()[1])
+    return total
+
+
+def test_a_memory_mapped_input_is_released_after_the_first_layer(tmp_path):
+    """Its pages leave the process (the values read back the same); the result equals the
+    run on the array in memory; a copy-on-write map is not touched."""
+    from gatcli.forward import release_mapped_pages
+    from gatcli.model.init import init_model
+    from gatcli.model.spec import model_spec
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2000, 256)).astype(np.float32)  # 2 MB
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    assert float(mapped.sum()) == pytest.approx(float(x.sum()), rel=1e-4)
+    assert _mapped_rss_kb(tmp_path / "x.npy") > 1000
+    release_mapped_pages(mapped)
+    assert _mapped_rss_kb(tmp_path / "x.npy") < 100
+    np.testing.assert_array_equal(mapped, x)
+    private = np.load(tmp_path / "x.npy", mmap_mode="c")
+    private[0, 0] = 123.0
+    release_mapped_pages(private)
+    assert private[0, 0] == 123.0
+    del mapped, private  # unmapped: only the next map of the file is measured
+    sources, targets = rng.integers(0, 2000, 5000), rng.integers(0, 2000, 5000)
+    model = init_model(model_spec(256, heads=2, hidden=8, out_heads=1), seed=1)
+    in_memory = forward(model, x, sources, targets, keep_attention=True)
+    features = np.load(tmp_path / "x.npy", mmap_mode="r")
+    from_map = forward(model, features, sources, targets, keep_attention=True)
+    assert _mapped_rss_kb(tmp_path / "x.npy") < 100  # released by the forward pass
+    np.testing.assert_array_equal(from_map.embeddings, in_memory.embeddings)
+    np.testing.assert_array_equal(from_map.attention[0], in_memory.attention[0])
