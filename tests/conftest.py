@@ -21,6 +21,14 @@ def tutorial(examples: Path) -> Path:
     return examples / "tutorial"
 
 
+@pytest.fixture(autouse=True)
+def default_io_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the default engine choice (``auto``), whatever GAT_IO_ENGINE
+    the suite was started with: the tests pick engines themselves (:func:`io_engine`), and
+    Parquet needs polars."""
+    monkeypatch.delenv("GAT_IO_ENGINE", raising=False)
+
+
 @pytest.fixture(params=["numpy", "polars"])
 def io_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test once with the numpy I/O path and once with polars (``GAT_IO_ENGINE``).
