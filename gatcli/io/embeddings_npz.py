@@ -10,6 +10,7 @@ import zipfile
 import numpy as np
 
 from gatcli.errors import GatError, shown_value
+from gatcli.io.node_ids import duplicate_pair
 from gatcli.io.numpy_files import NpzArchive
 from gatcli.io.source import display_name, load_numpy, open_binary
 
@@ -76,9 +77,8 @@ def _check_unique(ids: np.ndarray, name: str) -> None:
     empty = np.flatnonzero(ids == "")
     if empty.size:
         raise GatError(f"empty node id in 'ids' (row {empty[0]})", name)
-    order = np.argsort(ids, kind="stable")
-    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-    if same.size:
-        first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+    pair = duplicate_pair(ids)
+    if pair is not None:
+        first, second = pair
         raise GatError(f"duplicate node id {str(ids[first])!r} in 'ids' (rows {first} and "
                        f"{second})", name)

@@ -22,6 +22,7 @@ from gatcli.io import polars_tables
 from gatcli.io.embeddings_npz import is_embeddings_npz, read_embeddings_npz
 from gatcli.io.fast import FAST_EXTRA_HINT, SMALL_TEXT_CHARS, polars_for_size, polars_module
 from gatcli.io.formats import STDIO, features_format
+from gatcli.io.node_ids import duplicate_pair
 from gatcli.io.numpy_files import map_npy
 from gatcli.io.source import (
     NPY_MAGIC,
@@ -396,10 +397,9 @@ def _check_ids(ids: np.ndarray, table: TextTable) -> None:
     empty = np.flatnonzero(ids == "")
     if empty.size:
         raise GatError("empty node id", f"{table.name}:{table.rows.line(int(empty[0]))}")
-    order = np.argsort(ids, kind="stable")
-    same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-    if same.size:
-        first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+    pair = duplicate_pair(ids)
+    if pair is not None:
+        first, second = pair
         raise GatError(f"duplicate node id {shown_value(ids[first])} (first on line "
                        f"{table.rows.line(first)})", f"{table.name}:{table.rows.line(second)}")
 

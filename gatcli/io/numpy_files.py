@@ -300,19 +300,21 @@ def spool(stream: BinaryIO, name: str, what: str) -> bytes:
         source = _Chained(head, stream)
         header = read_npy_header(source, name)
         check_header(header, header.nbytes, name)
-        return source.consumed + _read_up_to(stream, header.nbytes, name, what)
+        return source.consumed + read_up_to(stream, header.nbytes, name, what)
     if not head.startswith((ZIP_MAGIC, PARQUET_MAGIC)):
         return head  # none of the binary inputs: the caller names what it is
     limit = limits.available_memory() // 2
-    data = head + _read_up_to(stream, limit + 1, name, what)
+    data = head + read_up_to(stream, limit + 1, name, what)
     if len(data) > limit:
         raise GatError(f"more than {human_bytes(limit)} of data (half the memory "
                        f"available) from a stream that cannot seek; expected {what}", name)
     return data
 
 
-def _read_up_to(stream: BinaryIO, size: int, name: str, what: str) -> bytes:
-    """Up to ``size`` bytes, a chunk at a time."""
+def read_up_to(stream: BinaryIO, size: int, name: str, what: str) -> bytes:
+    """Up to ``size`` bytes of ``stream``, a chunk at a time (a ``read(size)`` of a huge
+    ``size`` would allocate it at once); read errors and running out of memory are
+    :class:`GatError` naming ``name`` (and ``what`` was expected)."""
     parts: list[bytes] = []
     left = size
     try:

@@ -20,6 +20,7 @@ import numpy as np
 from gatcli.errors import GatError, shown_value
 from gatcli.io.fast import require_polars
 from gatcli.io.formats import STDIO
+from gatcli.io.node_ids import duplicate_pair
 from gatcli.io.source import display_name, not_this_format, open_binary
 from gatcli.io.text_table import QUOTE, EngineRefused, needs_strip
 
@@ -173,10 +174,9 @@ def read_features_parquet(path: str, *, allow_nonfinite: bool, id_column: str | 
         empty = np.flatnonzero(ids == "")
         if empty.size:
             raise GatError(f"row {int(empty[0])} (counting from 0): empty node id", name)
-        order = np.argsort(ids, kind="stable")
-        same = np.flatnonzero(ids[order][1:] == ids[order][:-1])
-        if same.size:
-            first, second = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+        pair = duplicate_pair(ids)
+        if pair is not None:
+            first, second = pair
             raise GatError(f"duplicate node id {shown_value(ids[first])} in rows {first} and "
                            f"{second} (counting from 0)", name)
     shown_id = "id" if id_name in PANDAS_INDEX else id_name

@@ -19,7 +19,13 @@ import numpy as np
 
 from gatcli.errors import GatError
 from gatcli.io.formats import STDIO, describe_magic, strip_gz
-from gatcli.io.numpy_files import CHUNK_BYTES, NPY_MAGIC, NpzArchive, load_arrays
+from gatcli.io.numpy_files import (
+    CHUNK_BYTES,
+    NPY_MAGIC,
+    NpzArchive,
+    load_arrays,
+    read_up_to,
+)
 from gatcli.io.numpy_files import open_binary as open_seekable
 from gatcli.model import limits
 from gatcli.model.limits import human_bytes
@@ -132,10 +138,11 @@ def read_bytes(path: str, what: str, limit: int | None = None,
     name = display_name(path)
     cap = limit if limit is not None else limits.available_memory() // 4
     if path == STDIO:
-        data = _read_chunks(stdin_stream(), cap + 1, name)
+        raw = read_up_to(stdin_stream(), cap + 1, name, what)
     else:
         with open_input(path, what) as handle:
-            data = _read_chunks(handle, cap + 1, name)
+            raw = read_up_to(handle, cap + 1, name, what)
+    data = raw if len(raw) <= cap else None
     named_gz = strip_gz(str(path))[1]
     gzipped = data is not None and data.startswith(GZIP_MAGIC)
     if gzipped:
@@ -149,23 +156,6 @@ def read_bytes(path: str, what: str, limit: int | None = None,
                          f"memory available), too much for {what}, which is read whole")
         raise GatError(too_large, name)
     return data
-
-
-def _read_chunks(stream: BinaryIO, size: int, name: str) -> bytes | None:
-    """All of ``stream`` if it holds fewer than ``size`` bytes, else None; read a chunk at a
-    time (a ``read(size)`` of a huge ``size`` would allocate it at once)."""
-    parts: list[bytes] = []
-    left = size
-    try:
-        while left > 0:
-            chunk = stream.read(min(CHUNK_BYTES, left))
-            if not chunk:
-                break
-            parts.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:  # e.g. EISDIR on some systems, EIO
-        raise GatError(f"cannot read: {exc.strerror or exc}", name) from None
-    return b"".join(parts) if left > 0 else None
 
 
 def _gunzip(data: bytes, size: int, name: str, what: str) -> bytes | None:
