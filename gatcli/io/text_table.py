@@ -338,15 +338,11 @@ class TextBlocks:
                     pending_size += len(raw)
                     if pending_size < BLOCK_CHARS and not final:
                         continue
-                    data = b"".join(pending)
-                    pending, pending_size = [], 0
-                    for block in self._byte_blocks(data, line, final):
-                        if block.first_line < 0:  # the rest: carried to the next read
-                            pending, pending_size = [block.data], len(block.data)
-                            break
+                    block, rest = self._split(b"".join(pending), line, final)
+                    pending, pending_size = ([rest], len(rest)) if rest else ([], 0)
+                    if block is not None:
                         yield block
                         line += block.line_breaks()
-                    del data
                     if final:
                         return
                     continue
@@ -366,58 +362,42 @@ class TextBlocks:
                 text = text.replace("\r\n", "\n").replace("\r", "\n")
             if not self.saw_text and text and not text.isspace():
                 self.saw_text = True
-            buffer = carry + text if carry else text
+            block, carry = self._split(carry + text if carry else text, line, final)
+            if block is not None:
+                yield block
+                line += block.line_breaks()
             if final:
-                if buffer and not buffer.endswith("\n"):
-                    buffer += "\n"
-                if buffer:
-                    if self.quoting and _open_quote(buffer):
-                        raise GatError("a quoted field is not closed before the end of the "
-                                       "file", f"{self.name}:{_open_quote_line(buffer, line)}")
-                    yield Block(buffer, line)
                 return
-            if len(buffer) < BLOCK_CHARS:
-                carry = buffer
-                continue
-            cut = self._record_end(buffer)
-            if cut < 0:
-                if len(buffer) > MAX_RECORD_CHARS:
-                    raise GatError(f"a record longer than {MAX_RECORD_CHARS >> 20} MiB"
-                                   f"{' (an unclosed quote?)' if self.quoting else ''}",
-                                   f"{self.name}:{line}")
-                carry = buffer
-                continue
-            block = buffer[:cut + 1]
-            carry = buffer[cut + 1:]
-            yield Block(block, line)
-            line += count_lines(block)
 
-    def _byte_blocks(self, data: bytes, line: int, final: bool) -> Iterator[Block]:
-        """Blocks of ASCII ``data`` (which starts at a record start, on line ``line``); the
-        last item has ``first_line`` -1 and holds the bytes to carry (not when ``final``)."""
+    def _split(self, data: str | bytes, line: int,
+               final: bool) -> tuple[Block | None, str | bytes]:
+        """(a block of the whole records of ``data`` or None, the rest to carry to the next
+        read). ``data`` (text, or ASCII bytes) starts at a record start, on line ``line``.
+
+        At the end of the input (``final``) all of it is the block (a last line break is
+        added) and a quote left open is an error; before it, data shorter than
+        :data:`BLOCK_CHARS`, or with no record end yet, is all carried.
+        """
+        newline, quote = ("\n", QUOTE) if isinstance(data, str) else (b"\n", b'"')
         if final:
-            if data and not data.endswith(b"\n"):
-                data += b"\n"
-            if data:
-                if self.quoting and data.count(b'"') % 2:
-                    text = data.decode("ascii")
-                    raise GatError("a quoted field is not closed before the end of the "
-                                   "file", f"{self.name}:{_open_quote_line(text, line)}")
-                yield Block(None, line, data)
-            return
+            if data and not data.endswith(newline):  # type: ignore[arg-type]
+                data += newline  # type: ignore[operator]
+            if not data:
+                return None, data
+            if self.quoting and data.count(quote) % 2:  # type: ignore[arg-type]
+                raise GatError("a quoted field is not closed before the end of the file",
+                               f"{self.name}:{_open_quote_line(_as_text(data), line)}")
+            return _block(data, line), data[:0]
         if len(data) < BLOCK_CHARS:
-            yield Block(None, -1, data)
-            return
+            return None, data
         cut = self._record_end(data)
         if cut < 0:
             if len(data) > MAX_RECORD_CHARS:
                 raise GatError(f"a record longer than {MAX_RECORD_CHARS >> 20} MiB"
                                f"{' (an unclosed quote?)' if self.quoting else ''}",
                                f"{self.name}:{line}")
-            yield Block(None, -1, data)
-            return
-        yield Block(None, line, data[:cut + 1])
-        yield Block(None, -1, data[cut + 1:])
+            return None, data
+        return _block(data[:cut + 1], line), data[cut + 1:]
 
     def _record_end(self, text: str | bytes) -> int:
         """The index of the last line break of ``text`` that ends a record (-1: none).
@@ -437,8 +417,9 @@ class TextBlocks:
         return end
 
 
-def _open_quote(text: str) -> bool:
-    return text.count(QUOTE) % 2 == 1
+def _block(data: str | bytes, line: int) -> Block:
+    """A block of text, or of ASCII bytes kept as they are."""
+    return Block(data, line) if isinstance(data, str) else Block(None, line, data)
 
 
 def _open_quote_line(text: str, first_line: int) -> int:
